@@ -1,0 +1,184 @@
+"""What every command shares: the app, the SPEC argument and override flags, output formats,
+error handling. Domain errors become one line on stderr and their exit code here, nowhere else."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from .. import __version__
+from ..errors import ResnetInspectError
+
+app = typer.Typer(
+    name="resnet-inspect",
+    help=(
+        "Exact parameters, MACs and shortcut costs for any ResNet configuration.\n\n"
+        "Examples:\n\n"
+        "  resnet-inspect summary resnet50\n\n"
+        "  resnet-inspect summary resnet34:shortcut=A --depth stage\n\n"
+        "  resnet-inspect presets"
+    ),
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"resnet-inspect {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Exact parameters, MACs and shortcut costs for any ResNet configuration."""
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    csv = "csv"
+
+
+SPEC_HELP = (
+    "A preset with optional KEY=VALUE overrides (resnet50, resnet34:shortcut=A, "
+    "resnet50:stride_in=1x1,input_size=320) or a config file (.toml .yaml .yml .json)."
+)
+SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help=SPEC_HELP, show_default=False)]
+ShortcutOpt = Annotated[
+    Optional[str],
+    typer.Option("--shortcut", help="Override the shortcut option: A, B, C, D or none.", rich_help_panel="Spec overrides"),
+]
+StrideInOpt = Annotated[
+    Optional[str],
+    typer.Option("--stride-in", help="Override where bottlenecks downsample: 1x1 (paper) or 3x3 (torchvision).", rich_help_panel="Spec overrides"),
+]
+InputSizeOpt = Annotated[
+    Optional[int],
+    typer.Option("--input-size", help="Override the input height and width in pixels.", rich_help_panel="Spec overrides"),
+]
+NumClassesOpt = Annotated[
+    Optional[int],
+    typer.Option("--num-classes", help="Override the number of classes.", rich_help_panel="Spec overrides"),
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
+]
+OutputOpt = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", help="Write the report to FILE (whole or not at all) instead of stdout.", dir_okay=False),
+]
+
+
+def overrides(shortcut: str | None, stride_in: str | None, input_size: int | None, num_classes: int | None) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in (("shortcut", shortcut), ("stride_in", stride_in), ("input_size", input_size), ("num_classes", num_classes))
+        if v is not None
+    }
+
+
+def load_spec(text: str, shortcut: str | None = None, stride_in: str | None = None,
+              input_size: int | None = None, num_classes: int | None = None) -> Any:
+    from ..specio import parse_spec
+
+    return parse_spec(text, overrides(shortcut, stride_in, input_size, num_classes))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn domain errors into one line on stderr and their exit code (2 bad input, 1 a failed check)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ResnetInspectError as exc:
+            message = str(exc).replace("\n", " ")
+            raise fail(message, exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console; when stdout is not a terminal, wide enough for the tables (no wrapping)."""
+    from rich.console import Console
+
+    c = Console(stderr=stderr)
+    if not c.is_terminal:
+        c = Console(stderr=stderr, width=max(c.width, 160))
+    return c
+
+
+def render_text(renderable: Any, width: int = 160) -> str:
+    """Plain text of a rich renderable, for ``--output`` files (no colour codes)."""
+    from rich.console import Console
+
+    c = Console(width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
+    c.print(renderable)
+    return c.export_text(styles=False)
+
+
+def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Callable[[], list[Any]],
+         rich_view: Callable[[Any], None] | None = None) -> None:
+    """Write one report in ``fmt`` to stdout or ``output``.
+
+    ``data`` gives the JSON document, ``docs`` the ``TableDoc``s for table/markdown/csv; both are
+    called only for the format asked for. ``rich_view(console)`` may replace the plain table view
+    in the terminal (extra panels and colours).
+    """
+    from ..report.output import write_atomic
+    from ..report.tables import to_csv, to_markdown, to_rich
+
+    if fmt is Format.json:
+        text = json.dumps(data(), indent=2) + "\n"
+    elif fmt is Format.markdown:
+        text = "\n".join(to_markdown(d) for d in docs())
+    elif fmt is Format.csv:
+        text = to_csv(docs())
+    else:
+        if output is None:
+            out = console()
+            if rich_view is not None:
+                rich_view(out)
+            else:
+                for d in docs():
+                    out.print(to_rich(d))
+            return
+        from rich.console import Group
+
+        text = render_text(Group(*(to_rich(d) for d in docs())))  # type: ignore[arg-type]
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(output, text)
+        sys.stderr.write(f"wrote {output}\n")

@@ -1,0 +1,129 @@
+"""``resnet-inspect summary`` and ``resnet-inspect presets``."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+import typer
+
+from .common import (
+    Format,
+    FormatOpt,
+    InputSizeOpt,
+    NumClassesOpt,
+    OutputOpt,
+    ShortcutOpt,
+    SpecArg,
+    StrideInOpt,
+    emit,
+    handle_errors,
+    load_spec,
+)
+
+
+class Depth(str, enum.Enum):
+    block = "block"
+    stage = "stage"
+
+
+@handle_errors
+def summary(
+    spec: SpecArg,
+    depth: Annotated[Depth, typer.Option("--depth", case_sensitive=False, help="Rows per block, or one row per stage.")] = Depth.block,
+    verify: Annotated[bool, typer.Option("--verify", help="Build the torch module and check every count against it and fvcore first (needs torch).")] = False,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Per-block parameters, MACs and shortcut types of a network, computed without torch.
+
+    Examples:
+
+      resnet-inspect summary resnet50
+
+      resnet-inspect summary resnet34:shortcut=A --depth stage
+
+      resnet-inspect summary resnet50 --stride-in 1x1 --format json -o r50.json
+    """
+    from ..counts import analyze
+    from ..report import summary as report
+
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    if verify:
+        _verify_first(resolved)
+    analysis = analyze(resolved)
+    emit(
+        fmt, output,
+        data=lambda: report.to_json(analysis),
+        docs=lambda: [report.summary_table(analysis, depth.value)],
+    )
+
+
+def _verify_first(resolved: Any) -> None:
+    """``summary --verify``: the same check as ``verify``, run before the summary is printed."""
+    import importlib
+
+    try:
+        verify_mod = importlib.import_module("resnet_inspect.verification")
+    except ModuleNotFoundError as exc:
+        from ..errors import MissingDependency
+
+        raise MissingDependency(
+            f"--verify needs torch and fvcore ({exc.name} is missing); install resnet-inspect with its dependencies"
+        ) from None
+    verify_mod.verify_or_raise(resolved)
+
+
+@handle_errors
+def presets(
+    family: Annotated[str | None, typer.Option("--family", help="Only this family (torchvision, paper, cifar, preact, wide, timm).")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """List the named networks with their parameters and MACs.
+
+    Examples:
+
+      resnet-inspect presets
+
+      resnet-inspect presets --family cifar --format markdown
+    """
+    from ..counts import analyze
+    from ..errors import UsageError
+    from ..presets import PRESETS
+    from ..report.tables import Column, Row, TableDoc, cell
+    from ..units import human
+
+    chosen = [p for p in PRESETS.values() if family is None or p.family == family]
+    if not chosen:
+        families = sorted({p.family for p in PRESETS.values()})
+        raise UsageError(f"no preset family {family!r}; use one of {', '.join(families)}")
+    results = [(p, analyze(p.spec)) for p in chosen]
+
+    def data() -> dict[str, Any]:
+        return {"schema_version": 1, "presets": [
+            {"name": p.name, "family": p.family, "description": p.description, "params": a.total.params,
+             "macs": a.total.macs, "input_size": p.spec.input_size, "spec": p.spec.to_dict()}
+            for p, a in results
+        ]}
+
+    def docs() -> list[TableDoc]:
+        cols = (Column("preset", "name"), Column("family", "family"), Column("params", "params", "right"),
+                Column("MACs", "macs", "right"), Column("input", "input_size", "right"),
+                Column("description", "description"))
+        rows = tuple(Row((cell(p.name), cell(p.family), cell(human(a.total.params), a.total.params),
+                          cell(human(a.total.macs), a.total.macs),
+                          cell(f"{p.spec.input_size}²", p.spec.input_size), cell(p.description)), kind="preset")
+                     for p, a in results)
+        return [TableDoc("presets", cols, rows, ("MACs: multiply-adds of conv and FC layers at the preset's input size.",))]
+
+    emit(fmt, output, data=data, docs=docs)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("summary")(summary)
+    app.command("presets")(presets)

@@ -1,0 +1,196 @@
+"""Plan -> counts: parameters, multiply-adds by op, and activations, per layer, block, stage, total.
+
+Pure functions of shapes, written after fvcore's ``jit_handles`` so ``verify`` can compare them op by
+op with fvcore's own analysis of the built module:
+
+| op                   | count                                             | convention |
+|----------------------|---------------------------------------------------|------------|
+| conv                 | out elements x (in channels / groups) x k x k     | fvcore     |
+| linear               | in features x out features                        | fvcore     |
+| batch_norm           | 2 x elements (eval mode, affine)                  | fvcore     |
+| adaptive_avg_pool2d  | input elements                                    | fvcore     |
+| max_pool, avg_pool   | out elements x k x k                              | ours       |
+| add                  | out elements (the residual addition)              | ours       |
+| relu                 | out elements                                      | ours       |
+
+``macs`` is conv + linear only (He et al. 2015 Table 1, torchvision's GFLOPS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from .plan import Block, Layer, Plan, ShortcutKind, make_plan
+from .spec import ResNetSpec
+
+#: The keys of ``macs_by_op`` in the JSON report, in report order.
+OPS: Final = ("conv", "linear", "batch_norm", "adaptive_avg_pool2d", "max_pool", "avg_pool", "add", "relu")
+#: Ops that fvcore counts, so ``verify`` can compare them one by one.
+FVCORE_OPS: Final = ("conv", "linear", "batch_norm", "adaptive_avg_pool2d")
+_OP_INDEX: Final = {op: i for i, op in enumerate(OPS)}
+_ZERO_OPS: Final = (0,) * len(OPS)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Counts of any part of a network; ``by_op`` follows ``OPS``."""
+
+    params: int = 0
+    macs: int = 0
+    activations: int = 0
+    by_op: tuple[int, ...] = _ZERO_OPS
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.params + other.params,
+            self.macs + other.macs,
+            self.activations + other.activations,
+            tuple(a + b for a, b in zip(self.by_op, other.by_op)),
+        )
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def macs_by_op(self) -> dict[str, int]:
+        return dict(zip(OPS, self.by_op))
+
+    def op(self, name: str) -> int:
+        return self.by_op[_OP_INDEX[name]]
+
+
+def total(tallies: Iterable[Tally]) -> Tally:
+    params = macs = acts = 0
+    ops = [0] * len(OPS)
+    for t in tallies:
+        params += t.params
+        macs += t.macs
+        acts += t.activations
+        for i, v in enumerate(t.by_op):
+            ops[i] += v
+    return Tally(params, macs, acts, tuple(ops))
+
+
+def _numel(shape: tuple[int, int, int]) -> int:
+    return shape[0] * shape[1] * shape[2]
+
+
+def layer_params(layer: Layer) -> int:
+    if layer.op == "conv":
+        return layer.out_shape[0] * (layer.in_shape[0] // layer.groups) * layer.kernel * layer.kernel
+    if layer.op == "batch_norm":
+        return 2 * layer.in_shape[0]
+    if layer.op == "linear":
+        return layer.in_shape[0] * layer.out_shape[0] + layer.out_shape[0]
+    return 0
+
+
+def layer_op_count(layer: Layer) -> int:
+    """The layer's count in its op's convention (the table in this module's docstring)."""
+    op = layer.op
+    out = _numel(layer.out_shape)
+    if op == "conv":
+        return out * (layer.in_shape[0] // layer.groups) * layer.kernel * layer.kernel
+    if op == "linear":
+        return layer.in_shape[0] * layer.out_shape[0]
+    if op == "batch_norm":
+        return 2 * out
+    if op == "adaptive_avg_pool2d":
+        return _numel(layer.in_shape)
+    if op in ("max_pool", "avg_pool"):
+        return out * layer.kernel * layer.kernel
+    if op in ("add", "relu"):
+        return out
+    return 0  # zero_pad moves data and computes nothing
+
+
+def count_layer(layer: Layer) -> Tally:
+    count = layer_op_count(layer)
+    ops = list(_ZERO_OPS)
+    if layer.op in _OP_INDEX:
+        ops[_OP_INDEX[layer.op]] = count
+    macs = count if layer.op in ("conv", "linear") else 0
+    return Tally(layer_params(layer), macs, _numel(layer.out_shape), tuple(ops))
+
+
+def count_layers(layers: Iterable[Layer]) -> Tally:
+    return total(count_layer(layer) for layer in layers)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCount:
+    block: Block
+    main: Tally
+    shortcut: Tally
+
+    @property
+    def total(self) -> Tally:
+        return self.main + self.shortcut
+
+
+@dataclass(frozen=True, slots=True)
+class StageCount:
+    stage: int
+    blocks: tuple[BlockCount, ...]
+    main: Tally
+    shortcut: Tally
+    shortcut_kinds: Mapping[ShortcutKind, int]
+
+    @property
+    def total(self) -> Tally:
+        return self.main + self.shortcut
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything ``summary`` reports, computed once; reports only read it."""
+
+    spec: ResNetSpec
+    plan: Plan
+    stem: Tally
+    blocks: tuple[BlockCount, ...]
+    stages: tuple[StageCount, ...]
+    head: Tally
+    total: Tally
+
+    def block(self, name: str) -> BlockCount:
+        for b in self.blocks:
+            if b.block.name == name:
+                return b
+        raise KeyError(name)
+
+    def shortcut_kinds(self) -> dict[ShortcutKind, int]:
+        out: dict[ShortcutKind, int] = {}
+        for b in self.blocks:
+            out[b.block.shortcut] = out.get(b.block.shortcut, 0) + 1
+        return out
+
+    @property
+    def shortcut_total(self) -> Tally:
+        return total(s.shortcut for s in self.stages)
+
+
+def count_plan(plan: Plan) -> Analysis:
+    blocks = tuple(
+        BlockCount(b, count_layers(b.main), count_layers(b.shortcut_layers)) for b in plan.blocks
+    )
+    stages: list[StageCount] = []
+    for stage in range(1, len(plan.spec.layers) + 1):
+        members = tuple(b for b in blocks if b.block.stage == stage)
+        kinds: dict[ShortcutKind, int] = {}
+        for b in members:
+            kinds[b.block.shortcut] = kinds.get(b.block.shortcut, 0) + 1
+        stages.append(
+            StageCount(stage, members, total(b.main for b in members), total(b.shortcut for b in members), kinds)
+        )
+    stem = count_layers(plan.stem)
+    head = count_layers(plan.head)
+    grand = total([stem, *(s.total for s in stages), head])
+    return Analysis(plan.spec, plan, stem, blocks, tuple(stages), head, grand)
+
+
+def analyze(spec: ResNetSpec) -> Analysis:
+    """Counts for ``spec``: the analytic engine's one entry point."""
+    return count_plan(make_plan(spec))

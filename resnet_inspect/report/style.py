@@ -1,0 +1,35 @@
+"""Colours and labels shared by the terminal table and the Graphviz diagrams, so a projection
+shortcut looks the same in both."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Hex colour per shortcut kind (readable on dark and light terminals, and on white SVG).
+SHORTCUT_COLORS: Final[dict[str, str]] = {
+    "identity": "#2e9e44",
+    "zero_pad": "#1f8fbf",
+    "projection": "#d9481c",
+    "avgpool_projection": "#8e44ad",
+    "none": "#888888",
+}
+
+SHORTCUT_LABELS: Final[dict[str, str]] = {
+    "identity": "identity",
+    "zero_pad": "zero-pad",
+    "projection": "projection",
+    "avgpool_projection": "avg-pool projection",
+    "none": "none",
+}
+
+#: The counting convention, stated under every table of counts.
+CONVENTION: Final = (
+    "params: trainable parameters (BN running statistics excluded). "
+    "MACs: multiply-adds of conv and FC layers, batch 1 (FLOPs = 2 x MACs); "
+    "see docs/counting.md."
+)
+
+
+def shortcut_markup(kind: str) -> str:
+    """Rich markup for a shortcut kind."""
+    return f"[{SHORTCUT_COLORS[kind]}]{SHORTCUT_LABELS[kind]}[/]"

@@ -1,0 +1,230 @@
+"""The ResNet spec: plain frozen data that every other part of the tool reads.
+
+A spec says *what* a network is (block kind, stages, widths, stem, stride placement, shortcut
+option, input) and nothing about *how* to count or build it, so the analytic engine and the torch
+builder can be written independently from it and checked against each other.
+
+Field names are the SPEC keys users type (``resnet34:shortcut=A``) and the keys of config files,
+so renaming one is a breaking change (see ../shared/design.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+from .errors import SpecError
+
+BLOCK_KINDS: Final = ("basic", "bottleneck", "single")
+STEMS: Final = ("imagenet", "cifar", "deep")
+STRIDE_IN: Final = ("1x1", "3x3")
+SHORTCUTS: Final = ("A", "B", "C", "D", "none")
+
+#: Output channels of a block relative to its ``width`` (torchvision's ``expansion``).
+EXPANSION: Final = {"basic": 1, "bottleneck": 4, "single": 1}
+
+# Limits that stop absurd inputs before they eat memory or time; far above any real network.
+MAX_STAGES: Final = 6
+MAX_TOTAL_BLOCKS: Final = 100_000
+MAX_CHANNELS: Final = 2**20
+MAX_INPUT_SIZE: Final = 16_384
+MAX_CLASSES: Final = 2**24
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """One residual (or plain) network, fully resolved.
+
+    ``layers[i]`` blocks of kind ``block`` run in stage ``i + 1`` at ``widths[i]`` channels
+    (bottlenecks output ``4 * widths[i]``). The first stage keeps the stem's resolution, every
+    later one halves it in its first block, as in He et al. (2015) and torchvision.
+    """
+
+    block: str = "bottleneck"
+    layers: tuple[int, ...] = (3, 4, 6, 3)
+    widths: tuple[int, ...] = (64, 128, 256, 512)
+    stem: str = "imagenet"
+    stem_width: int = 64
+    stride_in: str = "3x3"
+    shortcut: str = "B"
+    groups: int = 1
+    width_per_group: int = 64
+    preact: bool = False
+    input_size: int = 224
+    in_channels: int = 3
+    num_classes: int = 1000
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        problems = validate(self)
+        if problems:
+            raise SpecError("; ".join(problems), problems=problems)
+
+    @property
+    def expansion(self) -> int:
+        return EXPANSION[self.block]
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(self.layers)
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers as papers count them (convs in stem and blocks, plus the FC layer)."""
+        per_block = {"basic": 2, "bottleneck": 3, "single": 1}[self.block]
+        stem_convs = 3 if self.stem == "deep" else 1
+        return stem_convs + per_block * self.num_blocks + 1
+
+    def stage_strides(self) -> tuple[int, ...]:
+        return tuple(1 if i == 0 else 2 for i in range(len(self.layers)))
+
+    def out_channels(self, stage: int) -> int:
+        """Output channels of every block in ``stage`` (0-based)."""
+        return self.widths[stage] * self.expansion
+
+    def inner_width(self, stage: int) -> int:
+        """Channels of a bottleneck's 3x3 conv: torchvision's ``int(planes * base / 64) * groups``."""
+        if self.block != "bottleneck":
+            return self.widths[stage]
+        return int(self.widths[stage] * (self.width_per_group / 64.0)) * self.groups
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, with tuples as lists: the ``spec`` object of the JSON report."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+#: What each field means and accepts, for error messages, ``--help`` and docs.
+FIELD_HELP: Final[dict[str, str]] = {
+    "block": "block kind: basic | bottleneck | single",
+    "layers": "blocks per stage, 1 to 6 stages, e.g. 3-4-6-3",
+    "widths": "width per stage (bottleneck planes), e.g. 64-128-256-512",
+    "stem": "stem: imagenet (7x7/2 conv + 3x3/2 max-pool) | cifar (3x3/1 conv) | deep (three 3x3 convs + max-pool)",
+    "stem_width": "channels out of the stem, a positive integer",
+    "stride_in": "where a bottleneck downsamples: 1x1 (paper) | 3x3 (torchvision)",
+    "shortcut": "shortcut option: A | B | C | D | none",
+    "groups": "groups of a bottleneck's 3x3 conv (ResNeXt cardinality), a positive integer",
+    "width_per_group": "channels per group at width 64 (ResNeXt 'd'), a positive integer",
+    "preact": "pre-activation (v2) units: true | false",
+    "input_size": "input height and width in pixels, a positive integer",
+    "in_channels": "input channels, a positive integer",
+    "num_classes": "outputs of the final FC layer, a positive integer",
+    "name": "a label for reports",
+}
+
+FIELD_NAMES: Final = tuple(f.name for f in fields(ResNetSpec))
+
+
+def _positive(problems: list[str], name: str, value: object, upper: int) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{name}={value!r} is not an integer ({FIELD_HELP.get(name, name)})")
+        return False
+    if value < 1:
+        problems.append(f"{name}={value} must be at least 1")
+        return False
+    if value > upper:
+        problems.append(f"{name}={value} is above the limit of {upper:,}")
+        return False
+    return True
+
+
+def _choice(problems: list[str], name: str, value: object, allowed: tuple[str, ...]) -> bool:
+    if value not in allowed:
+        problems.append(f"{name}={value!r} is not allowed; use one of {', '.join(allowed)}")
+        return False
+    return True
+
+
+def validate(spec: ResNetSpec) -> list[str]:
+    """Every problem with ``spec``, each a sentence naming the field, the value and what is allowed.
+
+    All problems are collected rather than the first raised, so a config file with three mistakes
+    is fixed in one round trip.
+    """
+    p: list[str] = []
+    ok_block = _choice(p, "block", spec.block, BLOCK_KINDS)
+    ok_stem = _choice(p, "stem", spec.stem, STEMS)
+    _choice(p, "stride_in", spec.stride_in, STRIDE_IN)
+    ok_short = _choice(p, "shortcut", spec.shortcut, SHORTCUTS)
+    if not isinstance(spec.preact, bool):
+        p.append(f"preact={spec.preact!r} is not allowed; use true or false")
+    if not isinstance(spec.name, str) or not spec.name:
+        p.append(f"name={spec.name!r} must be a non-empty string")
+    ok_stem_w = _positive(p, "stem_width", spec.stem_width, MAX_CHANNELS)
+    ok_groups = _positive(p, "groups", spec.groups, MAX_CHANNELS)
+    ok_wpg = _positive(p, "width_per_group", spec.width_per_group, MAX_CHANNELS)
+    _positive(p, "input_size", spec.input_size, MAX_INPUT_SIZE)
+    _positive(p, "in_channels", spec.in_channels, MAX_CHANNELS)
+    _positive(p, "num_classes", spec.num_classes, MAX_CLASSES)
+
+    ok_layers = _int_tuple(p, "layers", spec.layers, MAX_TOTAL_BLOCKS)
+    ok_widths = _int_tuple(p, "widths", spec.widths, MAX_CHANNELS)
+    if ok_layers and ok_widths and len(spec.layers) != len(spec.widths):
+        p.append(
+            f"layers has {len(spec.layers)} stages but widths has {len(spec.widths)}; "
+            "give one width per stage"
+        )
+        ok_widths = False
+    if ok_layers and sum(spec.layers) > MAX_TOTAL_BLOCKS:
+        p.append(f"layers has {sum(spec.layers):,} blocks in all, above the limit of {MAX_TOTAL_BLOCKS:,}")
+        ok_layers = False
+    if ok_stem and ok_stem_w and spec.stem == "deep" and spec.stem_width < 2:
+        p.append(f"stem_width={spec.stem_width} is too small for the deep stem (its first convs use stem_width/2)")
+
+    if ok_block and ok_groups and ok_wpg and spec.block != "bottleneck" and (spec.groups != 1 or spec.width_per_group != 64):
+        p.append(
+            f"groups={spec.groups}, width_per_group={spec.width_per_group}: grouped convs "
+            f"need block=bottleneck; {spec.block} blocks take groups=1, width_per_group=64"
+        )
+    if not (ok_block and ok_widths and ok_layers and ok_stem_w):
+        return p
+    expansion = EXPANSION[spec.block]
+    for i, w in enumerate(spec.widths):
+        if w * expansion > MAX_CHANNELS:
+            p.append(f"widths[{i}]={w} gives {w * expansion:,} channels, above the limit of {MAX_CHANNELS:,}")
+    if spec.block == "bottleneck" and ok_groups and ok_wpg:
+        for i, w in enumerate(spec.widths):
+            inner = int(w * (spec.width_per_group / 64.0))
+            if inner < 1:
+                p.append(
+                    f"widths[{i}]={w} with width_per_group={spec.width_per_group} leaves "
+                    "under one channel per group; raise width_per_group or the width"
+                )
+            elif inner * spec.groups > MAX_CHANNELS:
+                p.append(f"widths[{i}]={w} gives a {inner * spec.groups:,}-channel 3x3 conv, above the limit")
+    if ok_short and spec.shortcut == "A":
+        in_c = spec.stem_width
+        for i, w in enumerate(spec.widths):
+            out_c = w * expansion
+            if out_c < in_c:
+                p.append(
+                    f"shortcut=A zero-pads channels, but stage {i + 1} narrows {in_c}->{out_c}; "
+                    "use shortcut=B or C, or widen the stage"
+                )
+                break
+            in_c = out_c
+    return p
+
+
+def _int_tuple(p: list[str], name: str, value: object, upper: int) -> bool:
+    if not isinstance(value, tuple) or not value:
+        p.append(f"{name}={value!r} must be a non-empty list of positive integers ({FIELD_HELP[name]})")
+        return False
+    if len(value) > MAX_STAGES:
+        p.append(f"{name} has {len(value)} stages; at most {MAX_STAGES} are allowed")
+        return False
+    good = True
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int):
+            p.append(f"{name}[{i}]={v!r} is not an integer ({FIELD_HELP[name]})")
+            good = False
+        elif v < 1:
+            p.append(f"{name}[{i}]={v} must be at least 1")
+            good = False
+        elif v > upper:
+            p.append(f"{name}[{i}]={v} is above the limit of {upper:,}")
+            good = False
+    return good
