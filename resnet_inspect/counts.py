@@ -131,6 +131,28 @@ class BlockCount:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockRun:
+    """Consecutive blocks of one stage that are identical but for their names (same shapes, stride,
+    shortcut and counts): ResNet-152's ``layer3.1`` ... ``layer3.35`` is one run of 35."""
+
+    blocks: tuple[BlockCount, ...]
+    main: Tally
+    shortcut: Tally
+
+    @property
+    def first(self) -> BlockCount:
+        return self.blocks[0]
+
+    @property
+    def last(self) -> BlockCount:
+        return self.blocks[-1]
+
+    @property
+    def total(self) -> Tally:
+        return self.main + self.shortcut
+
+
+@dataclass(frozen=True, slots=True)
 class StageCount:
     stage: int
     blocks: tuple[BlockCount, ...]
@@ -161,6 +183,24 @@ class Analysis:
                 return b
         raise KeyError(name)
 
+    def runs(self) -> tuple[BlockRun, ...]:
+        """The blocks grouped into runs of identical consecutive blocks within each stage."""
+        runs: list[BlockRun] = []
+        group: list[BlockCount] = []
+
+        def close() -> None:
+            if group:
+                n = len(group)
+                runs.append(BlockRun(tuple(group), _times(group[0].main, n), _times(group[0].shortcut, n)))
+
+        for b in self.blocks:
+            if group and not _same_block(group[-1], b):
+                close()
+                group = []
+            group.append(b)
+        close()
+        return tuple(runs)
+
     def shortcut_kinds(self) -> dict[ShortcutKind, int]:
         out: dict[ShortcutKind, int] = {}
         for b in self.blocks:
@@ -172,10 +212,29 @@ class Analysis:
         return total(s.shortcut for s in self.stages)
 
 
-def count_plan(plan: Plan) -> Analysis:
-    blocks = tuple(
-        BlockCount(b, count_layers(b.main), count_layers(b.shortcut_layers)) for b in plan.blocks
+def _same_block(a: BlockCount, b: BlockCount) -> bool:
+    x, y = a.block, b.block
+    return (x.stage, x.in_shape, x.out_shape, x.stride, x.shortcut) == (y.stage, y.in_shape, y.out_shape, y.stride, y.shortcut) and (
+        a.main == b.main and a.shortcut == b.shortcut
     )
+
+
+def _times(t: Tally, n: int) -> Tally:
+    return Tally(t.params * n, t.macs * n, t.activations * n, tuple(v * n for v in t.by_op))
+
+
+def count_plan(plan: Plan) -> Analysis:
+    # In one plan, blocks with the same (stage, input shape, stride) have identical layers (only
+    # the names differ), so each distinct block is counted once: 10,000-block nets stay fast.
+    memo: dict[tuple[int, tuple[int, int, int], int], tuple[Tally, Tally]] = {}
+    counted: list[BlockCount] = []
+    for b in plan.blocks:
+        key = (b.stage, b.in_shape, b.stride)
+        if key not in memo:
+            memo[key] = (count_layers(b.main_template), count_layers(b.shortcut_template))
+        main, short = memo[key]
+        counted.append(BlockCount(b, main, short))
+    blocks = tuple(counted)
     stages: list[StageCount] = []
     for stage in range(1, len(plan.spec.layers) + 1):
         members = tuple(b for b in blocks if b.block.stage == stage)

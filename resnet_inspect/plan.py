@@ -56,8 +56,19 @@ class Block:
     out_shape: Shape
     stride: int
     shortcut: ShortcutKind
-    main: tuple[Layer, ...]
-    shortcut_layers: tuple[Layer, ...]
+    #: Layers named relative to the block (``conv1``); identical blocks share these tuples.
+    main_template: tuple[Layer, ...]
+    shortcut_template: tuple[Layer, ...]
+
+    @property
+    def main(self) -> tuple[Layer, ...]:
+        """Main-path layers (with the addition and any ReLU after it), full module paths."""
+        return _renamed(self.main_template, self.name + ".")
+
+    @property
+    def shortcut_layers(self) -> tuple[Layer, ...]:
+        """Shortcut-path layers (empty for identity and none), full module paths."""
+        return _renamed(self.shortcut_template, self.name + ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,29 +218,46 @@ _LAST_RELU: Final = {"bottleneck": "relu3", "basic": "relu2", "single": "relu1"}
 
 def _blocks(spec: ResNetSpec, shape: Shape) -> tuple[tuple[Block, ...], Shape]:
     blocks: list[Block] = []
+    # Within one spec a block's layers depend only on (stage, input shape, stride): deep nets repeat
+    # the same few blocks thousands of times, so each distinct one is laid out once and renamed.
+    templates: dict[tuple[int, Shape, int], tuple[tuple[Layer, ...], tuple[Layer, ...], Shape, ShortcutKind]] = {}
     for stage, (count, stage_stride) in enumerate(zip(spec.layers, spec.stage_strides())):
-        out_c = spec.out_channels(stage)
         for index in range(count):
             stride = stage_stride if index == 0 else 1
             name = f"layer{stage + 1}.{index}"
-            main = _Builder(name + ".", shape)
-            _main_path(main, spec, stage, stride)
-            out_shape = main.shape
-            kind = shortcut_kind(spec.shortcut, shape, out_shape, stride)
-            sc = _Builder(name + ".", shape)
-            _shortcut_path(sc, spec, kind, out_c, stride)
-            if sc.layers and sc.shape != out_shape:  # the spec's validation should make this impossible
-                raise AssertionError(f"{name}: shortcut gives {sc.shape}, main path {out_shape}")
-            if kind != "none":
-                main.add("add")
-            if not spec.preact:  # v1: ReLU after the addition; v2: the addition is last
-                main.relu(_LAST_RELU[spec.block])
-            blocks.append(
-                Block(name, stage + 1, index, spec.block, spec.preact, shape, out_shape, stride, kind,
-                      tuple(main.layers), tuple(sc.layers))
-            )
+            key = (stage, shape, stride)
+            if key not in templates:
+                templates[key] = _layout_block(spec, stage, shape, stride)
+            main, short, out_shape, kind = templates[key]
+            blocks.append(Block(name, stage + 1, index, spec.block, spec.preact, shape, out_shape, stride, kind, main, short))
             shape = out_shape
     return tuple(blocks), shape
+
+
+def _renamed(layers: tuple[Layer, ...], prefix: str) -> tuple[Layer, ...]:
+    return tuple(
+        Layer(prefix + ly.name, ly.op, ly.in_shape, ly.out_shape, ly.kernel, ly.stride, ly.groups, ly.padding)
+        for ly in layers
+    )
+
+
+def _layout_block(
+    spec: ResNetSpec, stage: int, shape: Shape, stride: int
+) -> tuple[tuple[Layer, ...], tuple[Layer, ...], Shape, ShortcutKind]:
+    """One block's main-path and shortcut layers, named relative to the block."""
+    main = _Builder("", shape)
+    _main_path(main, spec, stage, stride)
+    out_shape = main.shape
+    kind = shortcut_kind(spec.shortcut, shape, out_shape, stride)
+    sc = _Builder("", shape)
+    _shortcut_path(sc, spec, kind, spec.out_channels(stage), stride)
+    if sc.layers and sc.shape != out_shape:  # the spec's validation should make this impossible
+        raise AssertionError(f"layer{stage + 1}: shortcut gives {sc.shape}, main path {out_shape}")
+    if kind != "none":
+        main.add("add")
+    if not spec.preact:  # v1: ReLU after the addition; v2: the addition is last
+        main.relu(_LAST_RELU[spec.block])
+    return tuple(main.layers), tuple(sc.layers), out_shape, kind
 
 
 def _head(spec: ResNetSpec, shape: Shape) -> tuple[Layer, ...]:

@@ -146,3 +146,19 @@ def test_console_script_and_module_entry_points() -> None:
     assert json.loads(proc.stdout)["totals"]["params"] == 269_722
     proc = subprocess.run([sys.executable, "-m", "resnet_inspect", "summary", "nope"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: unknown preset") and "Traceback" not in proc.stderr
+
+
+def test_collapse_runs_of_identical_blocks() -> None:
+    # ResNet-152's layer3 is one projection block and 35 identical identity blocks (3-8-36-3).
+    code, out, _ = run("summary", "resnet152", "--collapse")
+    assert code == 0
+    assert "layer3.1–35 (×35)" in out and "layer3.7 " not in out
+    code, out, _ = run("summary", "resnet152", "--all-blocks")
+    assert code == 0 and "layer3.35" in out and "×35" not in out
+
+
+def test_deep_network_collapses_by_default() -> None:
+    code, out, _ = run("summary", "cifar_resnet1202")  # 200 blocks per stage
+    assert code == 0
+    assert "layer1.0–199 (×200)" in out
+    assert "layer2.1–199 (×199)" in out

@@ -110,3 +110,15 @@ def specs(draw: st.DrawFn) -> ResNetSpec:
 @given(specs())
 def test_random_spec_invariants(spec: ResNetSpec) -> None:
     check_invariants(spec)
+
+
+@pytest.mark.parametrize("name", ["resnet152", "cifar_resnet110", "resnet50d", "wrn28_10"])
+def test_runs_partition_the_blocks(name: str) -> None:
+    a = summarize(name)
+    runs = a.runs()
+    assert [b for r in runs for b in r.blocks] == list(a.blocks)
+    assert total(r.total for r in runs) == total(b.total for b in a.blocks)
+    for r in runs:
+        assert len({(b.block.in_shape, b.block.stride, b.block.shortcut, b.main, b.shortcut) for b in r.blocks}) == 1
+    if name == "resnet152":
+        assert [len(r.blocks) for r in runs] == [1, 2, 1, 7, 1, 35, 1, 2]

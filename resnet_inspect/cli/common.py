@@ -159,6 +159,11 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
     from ..report.tables import to_csv, to_markdown, to_rich
 
     if fmt is Format.json:
+        if output is None:  # stream: a 10,000-block document never sits in memory as one string
+            json.dump(data(), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            return
         text = json.dumps(data(), indent=2) + "\n"
     elif fmt is Format.markdown:
         text = "\n".join(to_markdown(d) for d in docs())

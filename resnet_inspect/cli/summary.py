@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
+from ..report.summary import COLLAPSE_ABOVE
 from .common import (
     Format,
     FormatOpt,
@@ -31,6 +32,10 @@ class Depth(str, enum.Enum):
 def summary(
     spec: SpecArg,
     depth: Annotated[Depth, typer.Option("--depth", case_sensitive=False, help="Rows per block, or one row per stage.")] = Depth.block,
+    all_blocks: Annotated[Optional[bool], typer.Option(
+        "--all-blocks/--collapse",
+        help=f"One row per block, or collapse runs of identical blocks (default: collapse above {COLLAPSE_ABOVE} blocks).",
+        show_default=False)] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Build the torch module and check every count against it and fvcore first (needs torch).")] = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -59,7 +64,7 @@ def summary(
     emit(
         fmt, output,
         data=lambda: report.to_json(analysis),
-        docs=lambda: [report.summary_table(analysis, depth.value)],
+        docs=lambda: [report.summary_table(analysis, depth.value, None if all_blocks is None else not all_blocks)],
     )
 
 

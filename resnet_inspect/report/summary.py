@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..counts import Analysis, BlockCount, Tally
+from ..counts import Analysis, BlockCount, BlockRun, Tally
 from ..plan import Shape
 from ..units import human, percent
 from .style import CONVENTION, SHORTCUT_LABELS, shortcut_markup
@@ -109,9 +109,33 @@ def _plain_row(label: str, kind: str, t: Tally, grand: int, row_kind: str, shape
     ), style=style, kind=row_kind)
 
 
-def summary_table(a: Analysis, depth: Depth = "block") -> TableDoc:
+#: Above this many blocks the table collapses runs of identical blocks unless asked not to.
+COLLAPSE_ABOVE = 64
+
+
+def _run_row(run: BlockRun, grand: int) -> Row:
+    first, last = run.first.block, run.last.block
+    n = len(run.blocks)
+    label = f"{first.name}–{last.name.rsplit('.', 1)[1]} (×{n})"
+    shape = f"{shape_text(first.in_shape)} → {shape_text(first.out_shape)}"
+    kind = ("preact " if first.preact else "") + first.kind
+    return Row((
+        cell(label), cell(kind), cell(shape), cell(first.stride, first.stride), _shortcut_cell(first.shortcut),
+        _num(run.main.params), _num(run.shortcut.params), _num(run.total.macs), _share(run.total.macs, grand),
+    ), kind="run")
+
+
+def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = None) -> TableDoc:
+    """The summary as a table. ``collapse`` merges runs of identical blocks into one row (``×N``,
+    with the run's totals); by default only for networks of more than ``COLLAPSE_ABOVE`` blocks."""
     grand = a.total.macs
     spec = a.spec
+    if collapse is None:
+        collapse = len(a.blocks) > COLLAPSE_ABOVE
+    runs_by_stage: dict[int, list[BlockRun]] = {}
+    if depth == "block" and collapse:
+        for run in a.runs():
+            runs_by_stage.setdefault(run.first.block.stage, []).append(run)
     rows: list[Row] = []
     stem_out = a.plan.stem[-1].out_shape if a.plan.stem else a.plan.input_shape
     rows.append(_plain_row("stem", spec.stem, a.stem, grand, "stem",
@@ -122,8 +146,11 @@ def summary_table(a: Analysis, depth: Depth = "block") -> TableDoc:
         label = f"layer{s.stage}" if depth == "block" else f"layer{s.stage} ({len(s.blocks)} blocks)"
         shape = f"{shape_text(first.in_shape)} → {shape_text(last.out_shape)}"
         if depth == "block":
-            for i, b in enumerate(s.blocks):
-                row = _block_row(b, grand)
+            stage_rows = (
+                [_run_row(r, grand) if len(r.blocks) > 1 else _block_row(r.first, grand) for r in runs_by_stage[s.stage]]
+                if collapse else [_block_row(b, grand) for b in s.blocks]
+            )
+            for i, row in enumerate(stage_rows):
                 rows.append(Row(row.cells, row.style, rule_before=i == 0, kind=row.kind))
         rows.append(_plain_row(
             f"{label} total" if depth == "block" else label, f"{len(s.blocks)} blocks", s.total, grand,
@@ -143,6 +170,8 @@ def summary_table(a: Analysis, depth: Depth = "block") -> TableDoc:
         f"{human(a.total.params)} params, {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs), "
         f"{human(a.total.activations)} activations at {a.spec.input_size}x{a.spec.input_size}.",
         f"shortcuts: {', '.join(f'{n} {SHORTCUT_LABELS[k]}' for k, n in counts.items())}.",
+        *(("runs of identical blocks are collapsed into one row (×N, run totals); --all-blocks shows every block.",)
+          if collapse and depth == "block" else ()),
         CONVENTION,
     )
     return TableDoc(f"{a.spec.name}: {_describe(a)}", _COLUMNS, tuple(rows), notes)
