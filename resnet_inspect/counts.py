@@ -228,12 +228,12 @@ def count_plan(plan: Plan) -> Analysis:
     # the names differ), so each distinct block is counted once: 10,000-block nets stay fast.
     memo: dict[tuple[int, tuple[int, int, int], int], tuple[Tally, Tally]] = {}
     counted: list[BlockCount] = []
-    for b in plan.blocks:
-        key = (b.stage, b.in_shape, b.stride)
+    for blk in plan.blocks:
+        key = (blk.stage, blk.in_shape, blk.stride)
         if key not in memo:
-            memo[key] = (count_layers(b.main_template), count_layers(b.shortcut_template))
+            memo[key] = (count_layers(blk.main_template), count_layers(blk.shortcut_template))
         main, short = memo[key]
-        counted.append(BlockCount(b, main, short))
+        counted.append(BlockCount(blk, main, short))
     blocks = tuple(counted)
     stages: list[StageCount] = []
     for stage in range(1, len(plan.spec.layers) + 1):
