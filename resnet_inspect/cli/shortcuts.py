@@ -1,0 +1,92 @@
+"""``resnet-inspect shortcuts``: what identity, zero-padding and projection shortcuts cost."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .common import (
+    Format,
+    FormatOpt,
+    InputSizeOpt,
+    NumClassesOpt,
+    OutputOpt,
+    ShortcutOpt,
+    SpecArg,
+    StrideInOpt,
+    emit,
+    handle_errors,
+    load_spec,
+)
+
+
+class View(str, enum.Enum):
+    network = "network"
+    blocks = "blocks"
+    all = "all"
+
+
+class Metric(str, enum.Enum):
+    params = "params"
+    macs = "macs"
+
+
+@handle_errors
+def shortcuts(
+    spec: SpecArg,
+    view: Annotated[View, typer.Option("--view", case_sensitive=False, help="The options side by side (network), every block's alternatives (blocks), or both.")] = View.all,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw a per-block stacked bar chart to FILE (.svg or .png; needs matplotlib: pip install 'resnet-inspect[plot]').", dir_okay=False)] = None,
+    metric: Annotated[Metric, typer.Option("--metric", case_sensitive=False, help="What the bars measure, in the table and the plot.")] = Metric.params,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """What the shortcuts cost: the network under none/A/B/C/D side by side (with He et al. 2015's
+    errors where the paper measured that network), and for every block the main path against an
+    identity, a zero-pad and a projection shortcut.
+
+    Examples:
+
+      resnet-inspect shortcuts resnet34
+
+      resnet-inspect shortcuts resnet50 --stride-in 1x1 --view network
+
+      resnet-inspect shortcuts resnet50 --view blocks --plot r50_shortcuts.svg --metric macs
+
+      resnet-inspect shortcuts cifar_resnet20 --format json -o r20_shortcuts.json
+    """
+    from ..report import shortcuts as report
+    from ..report.output import write_atomic
+    from ..shortcuts import study
+
+    if plot is not None:
+        report.check_plot_path(plot)
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    result = study(resolved)
+    picture = report.render_plot(result, metric.value, plot.suffix.lower().lstrip(".")) if plot is not None else None
+    terminal = fmt is Format.table
+
+    def rich_view(console: Any) -> None:
+        for table in report.to_rich_tables(report.docs(result, view.value, metric.value, terminal=True)):
+            console.print(table)
+
+    emit(
+        fmt, output,
+        data=lambda: report.to_json(result, view.value),
+        docs=lambda: report.docs(result, view.value, metric.value, terminal=terminal),
+        rich_view=rich_view,
+    )
+    if plot is not None and picture is not None:
+        write_atomic(plot, picture)
+        sys.stderr.write(f"wrote {plot}\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shortcuts")(shortcuts)

@@ -1,0 +1,545 @@
+"""The ``shortcuts`` report: the options side by side, every block's alternatives, the notes, and the
+stacked bar chart. Formatting only; every number comes from ``resnet_inspect.shortcuts``.
+
+The JSON keys are documented in docs/shortcuts.md (``schema_version`` 1).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from ..paper import SOURCE, PaperResult
+from ..plan import Block
+from ..shortcuts import OPTIONS, PROJECTION_KINDS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
+from ..units import human, percent, signed_human
+from .style import CONVENTION, SHORTCUT_COLORS, SHORTCUT_LABELS, shortcut_markup
+from .summary import shape_text
+from .tables import Cell, Column, Row, TableDoc, cell
+
+SCHEMA_VERSION: Final = 1
+View = Literal["network", "blocks", "all"]
+Metric = Literal["params", "macs"]
+
+#: What each option does, for the network table.
+OPTION_LABELS: Final = {
+    "none": "plain: no shortcuts",
+    "A": "identity + zero-pad",
+    "B": "identity + projection",
+    "C": "projection everywhere",
+    "D": "identity + avg-pool proj.",
+}
+BAR_WIDTH: Final = 20
+MAIN_COLOR: Final = "#8a96a3"
+PLOT_SUFFIXES: Final = (".svg", ".png")
+
+
+# ---------------------------------------------------------------- numbers in words
+
+def _unit(total: int) -> tuple[int, str]:
+    """The scale in which ``total`` reads naturally (G for 3.6e9 MACs, M for 21.8e6 params)."""
+    for scale, prefix in ((10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(total) >= scale:
+            return scale, f" {prefix}"
+    return 1, ""
+
+
+def in_unit_of(delta: int, total: int, signed: bool = True) -> str:
+    """``delta`` in the unit of ``total``: +919,168 against 21.8 M reads ``+0.92 M``."""
+    if delta == 0:
+        return "0"
+    scale, suffix = _unit(total)
+    sign = ("+" if delta > 0 else "-" if delta < 0 else "+") if signed else ""
+    value = abs(delta) / scale
+    text = f"{value:.2f}" if scale > 1 else f"{abs(delta)}"
+    return f"{sign}{text}{suffix}"
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 4) if whole else None
+
+
+def _signed_pct(part: int, whole: int) -> str:
+    if not whole:
+        return "-"
+    return f"{100.0 * part / whole:+.2f}%"
+
+
+# ---------------------------------------------------------------- JSON
+
+def _cost_json(c: Cost | None) -> dict[str, int] | None:
+    return None if c is None else {"params": c.params, "weights": c.weights, "macs": c.macs}
+
+
+def _option_json(s: ShortcutStudy, o: OptionCost) -> dict[str, Any]:
+    base = s.option(s.baseline)
+    doc: dict[str, Any] = {
+        "option": o.option, "description": OPTION_LABELS[o.option], "available": o.available,
+        "reason": o.reason, "given": o.option == s.spec.shortcut,
+    }
+    if not o.available:
+        doc.update({k: None for k in ("params", "macs", "shortcut_params", "shortcut_macs", "projections",
+                                       "shortcuts", "delta")})
+    else:
+        dp, dm = s.delta(o.option, "params"), s.delta(o.option, "macs")
+        doc.update({
+            "params": o.params, "macs": o.macs,
+            "shortcut_params": o.shortcut_params, "shortcut_macs": o.shortcut_macs,
+            "projections": o.projections, "shortcuts": dict(o.kinds),
+            "delta": {"params": dp, "params_pct": _pct(dp, base.params), "macs": dm, "macs_pct": _pct(dm, base.macs)},
+        })
+    doc["paper"] = o.paper.to_dict() if o.paper else None
+    return doc
+
+
+def _block_json(b: BlockShortcuts) -> dict[str, Any]:
+    blk = b.block
+    return {
+        "name": blk.name, "stage": blk.stage, "index": blk.index, "kind": blk.kind, "preact": blk.preact,
+        "in_shape": list(blk.in_shape), "out_shape": list(blk.out_shape), "stride": blk.stride,
+        "shortcut": blk.shortcut,
+        "main": _cost_json(b.main),
+        "shortcut_cost": _cost_json(b.actual),
+        "alternatives": {
+            "identity": _cost_json(b.identity),
+            "zero_pad": _cost_json(b.zero_pad),
+            "projection": _cost_json(b.projection),
+            "avgpool_projection": _cost_json(b.avgpool_projection),
+        },
+        "ratio": {m: round(b.ratio(m), 6) for m in ("params", "weights", "macs")},
+    }
+
+
+def to_json(s: ShortcutStudy, view: View = "all") -> dict[str, Any]:
+    """The ``shortcuts --format json`` document (keys in docs/shortcuts.md)."""
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "spec": s.spec.to_dict(),
+        "given": s.spec.shortcut,
+        "baseline": s.baseline,
+    }
+    if view in ("network", "all"):
+        doc["network"] = [_option_json(s, o) for o in s.options]
+        doc["comparisons"] = comparisons(s)
+    if view in ("blocks", "all"):
+        doc["blocks"] = [_block_json(b) for b in s.blocks]
+        doc["verdict"] = verdict(s)
+    doc["notes"] = notes(s)
+    return doc
+
+
+# ---------------------------------------------------------------- sentences
+
+def comparisons(s: ShortcutStudy) -> list[dict[str, Any]]:
+    """Cost against accuracy between consecutive options the paper measured on this network
+    (none→A, A→B, B→C for ResNet-34): "C against B: +0.92 M params and +0.17 G MACs for 0.33 points
+    of top-1"."""
+    measured = [o for o in s.options if o.available and o.paper is not None]
+    out: list[dict[str, Any]] = []
+    for prev, cur in itertools.pairwise(measured):
+        assert prev.paper is not None and cur.paper is not None
+        dp, dm = cur.params - prev.params, cur.macs - prev.macs
+        gain = round(prev.paper.top1 - cur.paper.top1, 2)
+        cost = (
+            "no extra params or MACs" if dp == 0 and dm == 0
+            else f"{in_unit_of(dp, prev.params)} params and {in_unit_of(dm, prev.macs)} MACs"
+        )
+        effect = f"for {gain:.2f} points of top-1" if gain >= 0 else f"with top-1 {-gain:.2f} points worse"
+        text = (f"{cur.option} against {prev.option}: {cost} {effect} "
+                f"({prev.paper.label} {prev.paper.top1:.2f} → {cur.paper.label} {cur.paper.top1:.2f})")
+        top5 = (round(prev.paper.top5 - cur.paper.top5, 2)
+                if prev.paper.top5 is not None and cur.paper.top5 is not None else None)
+        out.append({"from": prev.option, "to": cur.option, "params": dp, "macs": dm,
+                    "top1_gain": gain, "top5_gain": top5, "text": text})
+    return out
+
+
+def _stage_list(blocks: list[BlockShortcuts]) -> str:
+    stages = sorted({b.block.stage for b in blocks})
+    return ", ".join(f"layer{st}" for st in stages)
+
+
+def verdict(s: ShortcutStudy) -> str:
+    """One line: where in this network the shortcut choice matters."""
+    name = s.spec.name
+    blocks = list(s.blocks)
+    ratios = [b.ratio("params") for b in blocks]
+    lo, hi = min(ratios), max(ratios)
+    top = blocks[ratios.index(hi)].block.name
+    heavy = [b for b in blocks if b.ratio("params") >= 0.5]
+    changing = [b.block.name for b in blocks if b.shapes_change]
+    c, base = s.option("C"), s.option("B")
+    dp = c.params - base.params
+    extra = c.projections - base.projections
+    c_cost = f"C's {extra} extra projections would add {in_unit_of(dp, base.params)} params ({_signed_pct(dp, base.params)} over B)"
+    if heavy:
+        where = (f"{len(heavy)} of {len(blocks)} blocks ({_stage_list(heavy)}) would grow by half or more, "
+                 "so identity shortcuts are what keeps them cheap")
+    else:
+        where = "no block would grow by half, so the choice costs little anywhere"
+    if changing:
+        shown = ", ".join(changing[:6]) + (f" and {len(changing) - 6} more" if len(changing) > 6 else "")
+        shape = f"shapes change only in {shown}, the one place A, B and D differ"
+    else:
+        shape = "no block changes shape, so A, B and D are all identity here"
+    span = percent(hi * 1e6, 1e6) if lo == hi else f"{percent(lo * 1e6, 1e6)}–{percent(hi * 1e6, 1e6)}"
+    return (f"{name}: a projection would cost {span} of a block's "
+            f"main path in params (most in {top}); {where}; {c_cost}; {shape}.")
+
+
+def _example_projection(s: ShortcutStudy) -> BlockShortcuts:
+    """The block whose projection the notes describe: the first where shapes change (B's first
+    projection), else the first block."""
+    return next((b for b in s.blocks if b.shapes_change), s.blocks[0])
+
+
+def _path_text(blk: Block) -> str:
+    convs = [layer for layer in blk.main if layer.op == "conv"]
+    return "→".join([str(blk.in_shape[0]), *(str(layer.out_shape[0]) for layer in convs)])
+
+
+def notes(s: ShortcutStudy) -> list[str]:
+    """Answers to the recurring questions, each with this network's numbers."""
+    out: list[str] = []
+    preact = s.spec.preact
+    ex = _example_projection(s)
+    blk = ex.block
+    p = ex.projection
+    bn = "" if preact else " + BN"
+    bn_params = p.params - p.weights
+    bn_text = f" + {bn_params:,} BN" if bn_params else ""
+    b_opt, base = s.option("B"), s.option(s.baseline)
+    if s.baseline == "B":
+        b_extra = ""
+    elif b_opt.projections == 0:
+        b_extra = " Under B this network needs no projection: no block changes shape."
+    else:
+        b_extra = (f" Under B this network has {b_opt.projections} projection(s): "
+                   f"{in_unit_of(b_opt.params - base.params, base.params)} params and "
+                   f"{in_unit_of(b_opt.macs - base.macs, base.macs)} MACs over {s.baseline}.")
+    where = "" if ex.shapes_change else ", where only option C puts one,"
+    out.append(
+        f"Does a projection shortcut have weights? Yes: it is a 1x1 conv{bn}"
+        f"{' (pre-activation units have no BN on the shortcut)' if preact else ''}, trained with the rest "
+        f"of the network, and the block stays residual (it outputs F(x) + Wx). In {blk.name} "
+        f"({blk.in_shape[0]}→{blk.out_shape[0]} channels, stride {blk.stride}){where} it has {p.weights:,} weights"
+        f"{bn_text} = {p.params:,} params and {human(p.macs)} MACs: the block's extra cost.{b_extra}"
+    )
+    a = s.option("A")
+    pads = [b for b in s.blocks if b.shapes_change and b.block.out_shape[0] > b.block.in_shape[0]]
+    if not a.available:
+        out.append(f"Option A is not possible here: {a.reason}.")
+    elif pads:
+        z = pads[0].block
+        cin, cout = z.in_shape[0], z.out_shape[0]
+        out.append(
+            f"Option A is free (0 params, 0 MACs) but leaves the padded channels without a residual: in "
+            f"{z.name} the shortcut carries the {cin} input channels{' subsampled at stride ' + str(z.stride) if z.stride > 1 else ''} "
+            f"and zeros in the other {cout - cin} of {cout}, so those channels get no identity path in that block "
+            f"({len(pads)} block(s) zero-pad under A)."
+        )
+    else:
+        out.append("Option A equals the identity everywhere here: no block gains channels.")
+    top = max(s.blocks, key=lambda b: b.ratio("weights"))
+    tb = top.block
+    ratio = percent(top.projection.weights, top.main.weights)
+    if tb.kind == "bottleneck":
+        out.append(
+            f"Why identity shortcuts matter most in bottlenecks: in {tb.name} ({_path_text(tb)}) the main path "
+            f"has {top.main.weights:,} conv weights and a projection would have {top.projection.weights:,} "
+            f"({ratio}), because the shortcut joins the two high-dimensional ends; a projection there "
+            f"{_grows(top.ratio('weights'))} (MACs {percent(top.projection.macs, top.main.macs)})."
+        )
+    else:
+        n_convs = sum(1 for layer in tb.main if layer.op == "conv")
+        out.append(
+            f"In {tb.kind} blocks a projection is small next to {'two 3x3 convs' if n_convs == 2 else 'the 3x3 conv'}: "
+            f"at most {ratio} of the main path here ({tb.name}: {top.projection.weights:,} against "
+            f"{top.main.weights:,} weights). Bottlenecks are where it nearly doubles a block "
+            "(65,536 against 69,632 weights in a 256-d bottleneck)."
+        )
+    measured = [o for o in s.options if o.available and o.paper is not None]
+    if measured:
+        tables = sorted({o.paper.table for o in measured if o.paper is not None})
+        out.append(
+            f"Errors (top-1/top-5 %, ImageNet val, 10-crop) from {SOURCE}, {' and '.join(tables)}; shown only "
+            "for the networks the paper trained, never estimated for others."
+        )
+    elif _would_match_with_1x1(s):
+        out.append(
+            "No paper errors: He et al. (2015) put a bottleneck's stride in the first 1x1 conv, this spec in "
+            "the 3x3 (torchvision); run with --stride-in 1x1 to see the paper's errors beside the costs."
+        )
+    else:
+        out.append("No paper errors: He et al. (2015) did not train this network, and none are guessed.")
+    return out
+
+
+def _grows(ratio: float) -> str:
+    if ratio >= 1.0:
+        return "more than doubles the block"
+    if ratio >= 0.85:
+        return "almost doubles the block"
+    return f"adds {ratio:.0%} to the block"
+
+
+def _would_match_with_1x1(s: ShortcutStudy) -> bool:
+    from dataclasses import replace
+
+    from ..paper import paper_result
+
+    if s.spec.block != "bottleneck" or s.spec.stride_in == "1x1":
+        return False
+    return paper_result(replace(s.spec, stride_in="1x1", shortcut="B")) is not None
+
+
+# ---------------------------------------------------------------- tables
+
+def _num(value: int) -> Cell:
+    return cell(human(value), value)
+
+
+def _bar(main: int, extra: int, scale: int, extra_color: str, solid: bool) -> str:
+    """Rich markup: main path in grey, the shortcut (solid if the network has it, shaded if it would)."""
+    if scale <= 0:
+        return ""
+    m = round(BAR_WIDTH * main / scale)
+    if main > 0 and m == 0:
+        m = 1
+    e = round(BAR_WIDTH * (main + extra) / scale) - m
+    if extra > 0 and e == 0:
+        e = 1
+    return f"[{MAIN_COLOR}]{'█' * m}[/][{extra_color}]{('█' if solid else '░') * e}[/]"
+
+
+def _paper_cells(pr: PaperResult | None) -> tuple[Cell, Cell]:
+    if pr is None:
+        return cell("", None), cell("", None)
+    top5 = cell(f"{pr.top5:.2f}", pr.top5) if pr.top5 is not None else cell("", None)
+    return cell(f"{pr.top1:.2f}", pr.top1), top5
+
+
+def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False) -> TableDoc:
+    """The options side by side. ``terminal`` merges each difference with its per cent and adds the
+    bar column (narrow enough for a terminal); Markdown and CSV keep one value per column."""
+    cols = [
+        Column("option", "option"), Column("shortcuts", "description"),
+        Column("params", "params", "right"), Column("MACs", "macs", "right"),
+        Column("shortcut params", "shortcut_params", "right"), Column("shortcut MACs", "shortcut_macs", "right"),
+        Column("proj.", "projections", "right"),
+    ]
+    if terminal:
+        cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right"),
+                 Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right")]
+    else:
+        cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right"), Column("Δ params %", "delta_params_pct", "right"),
+                 Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right"), Column("Δ MACs %", "delta_macs_pct", "right")]
+    cols += [Column("top-1 %", "paper_top1", "right"), Column("top-5 %", "paper_top5", "right")]
+    if terminal:
+        cols.append(Column(f"{metric}: main+shortcut", "bar"))
+    avail = [o for o in s.options if o.available]
+    scale = max((getattr(o, metric) for o in avail), default=0)
+    base = s.option(s.baseline)
+    rows: list[Row] = []
+    for o in s.options:
+        given = o.option == s.spec.shortcut
+        label = cell(f"{o.option} (given)" if given else o.option, o.option)
+        if not o.available:
+            blank = [cell("n/a", None)] * (len(cols) - 2)
+            rows.append(Row((label, cell(OPTION_LABELS[o.option]), *blank), style="dim", kind="option"))
+            continue
+        dp, dm = s.delta(o.option, "params"), s.delta(o.option, "macs")
+        top1, top5 = _paper_cells(o.paper)
+        cells = [
+            label, cell(OPTION_LABELS[o.option]), _num(o.params), _num(o.macs),
+            _num(o.shortcut_params), _num(o.shortcut_macs), cell(o.projections, o.projections),
+        ]
+        if terminal:
+            cells += [cell(f"{signed_human(dp)} ({_signed_pct(dp, base.params)})", dp),
+                      cell(f"{signed_human(dm)} ({_signed_pct(dm, base.macs)})", dm)]
+        else:
+            cells += [cell(signed_human(dp), dp), cell(_signed_pct(dp, base.params), _pct(dp, base.params)),
+                      cell(signed_human(dm), dm), cell(_signed_pct(dm, base.macs), _pct(dm, base.macs))]
+        cells += [top1, top5]
+        if terminal:
+            sc = o.shortcut_params if metric == "params" else o.shortcut_macs
+            total = getattr(o, metric)
+            cells.append(Cell("", None, _bar(total - sc, sc, scale, SHORTCUT_COLORS["projection"], True)))
+        rows.append(Row(tuple(cells), style="bold" if given else "", kind="option"))
+    doc_notes = [c["text"] + "." for c in comparisons(s)]
+    doc_notes += [f"{o.option} is not possible: {o.reason}." for o in s.options if not o.available]
+    doc_notes.append(f"Δ: against option {s.baseline}"
+                     + (" (free: no shortcut weights)." if s.baseline == "A" else " (A is not possible here)."))
+    return TableDoc(f"{s.spec.name}: every shortcut option", tuple(cols), tuple(rows), tuple(doc_notes))
+
+
+def _opt_text(c: Cost | None, metric: Metric) -> str:
+    return "n/a" if c is None else human(c.get(metric))
+
+
+def _opt_cell(c: Cost | None, metric: Metric) -> Cell:
+    return cell("n/a", None) if c is None else _num(c.get(metric))
+
+
+def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False) -> TableDoc:
+    """Every block: main path, and what identity / zero-pad / projection would cost there."""
+    unit = {"params": "params", "macs": "MACs"}[metric]
+    cols = [
+        Column("block", "name"), Column("in → out", "shape"), Column("stride", "stride", "right"),
+        Column("shortcut", "shortcut"),
+        Column("main params", "main_params", "right"), Column("main MACs", "main_macs", "right"),
+    ]
+    if terminal:
+        cols.append(Column(f"identity / zero-pad {unit}", f"identity_zero_pad_{metric}", "right"))
+    else:
+        cols += [Column(f"identity {unit}", f"identity_{metric}", "right"),
+                 Column(f"zero-pad {unit}", f"zero_pad_{metric}", "right")]
+    cols += [
+        Column("proj params", "projection_params", "right"), Column("proj MACs", "projection_macs", "right"),
+        Column("proj/main params", "ratio_params", "right"), Column("proj/main MACs", "ratio_macs", "right"),
+    ]
+    if terminal:
+        cols.append(Column(f"{unit}: main+proj", "bar"))
+    scale = max((b.main.get(metric) + b.projection.get(metric) for b in s.blocks), default=0)
+    rows: list[Row] = []
+    prev_stage = 0
+    for b in s.blocks:
+        blk = b.block
+        kind = blk.shortcut
+        cells = [
+            cell(blk.name), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
+            cell(blk.stride, blk.stride), Cell(SHORTCUT_LABELS[kind], kind, shortcut_markup(kind)),
+            _num(b.main.params), _num(b.main.macs),
+        ]
+        if terminal:
+            cells.append(cell(f"{_opt_text(b.identity, metric)} / {_opt_text(b.zero_pad, metric)}"))
+        else:
+            cells += [_opt_cell(b.identity, metric), _opt_cell(b.zero_pad, metric)]
+        cells += [
+            _num(b.projection.params), _num(b.projection.macs),
+            cell(percent(b.projection.params, b.main.params), round(b.ratio("params"), 6)),
+            cell(percent(b.projection.macs, b.main.macs), round(b.ratio("macs"), 6)),
+        ]
+        if terminal:
+            has = kind in PROJECTION_KINDS
+            color = SHORTCUT_COLORS[kind] if has else SHORTCUT_COLORS["projection"]
+            cells.append(Cell("", None, _bar(b.main.get(metric), b.projection.get(metric), scale, color, has)))
+        rows.append(Row(tuple(cells), rule_before=blk.stage != prev_stage, kind="block"))
+        prev_stage = blk.stage
+    return TableDoc(f"{s.spec.name}: what each block's shortcut costs (given: option {s.spec.shortcut})",
+                    tuple(cols), tuple(rows), (verdict(s),))
+
+
+def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", terminal: bool = False) -> list[TableDoc]:
+    """The tables of ``view``; the question-and-answer notes go under the last one."""
+    out: list[TableDoc] = []
+    if view in ("network", "all"):
+        out.append(network_table(s, metric, terminal))
+    if view in ("blocks", "all"):
+        out.append(blocks_table(s, metric, terminal))
+    last = out[-1]
+    extra = list(notes(s))
+    if terminal:
+        extra.append("Bars: grey = main path; coloured = shortcut (█: this spec has it; ░: a projection if one were added).")
+    extra.append(CONVENTION)
+    out[-1] = TableDoc(last.title, last.columns, last.rows, (*last.notes, *extra))
+    return out
+
+
+def to_rich_tables(docs_: list[TableDoc]) -> list[Any]:
+    """Rich tables whose bar column never wraps or truncates."""
+    from .tables import to_rich
+
+    tables = []
+    for d in docs_:
+        t: Any = to_rich(d)
+        if d.columns and d.columns[-1].key == "bar":
+            t.columns[-1].no_wrap = True
+            t.columns[-1].min_width = BAR_WIDTH
+        tables.append(t)
+    return tables
+
+
+# ---------------------------------------------------------------- plot
+
+def check_plot_path(path: Path) -> None:
+    from ..errors import UsageError
+
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {path}: use a .svg or .png file name")
+
+
+def render_plot(s: ShortcutStudy, metric: Metric, fmt: str) -> bytes:
+    """A per-block stacked bar chart (main path, the shortcut the spec has, and the projection it
+    could have, hatched) as SVG or PNG bytes. Needs matplotlib (the ``plot`` extra)."""
+    from ..errors import MissingDependency
+
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import FuncFormatter
+    except ImportError:
+        raise MissingDependency(
+            "--plot needs matplotlib; install it with: pip install 'resnet-inspect[plot]'"
+        ) from None
+
+    blocks = s.blocks
+    n = len(blocks)
+    x = list(range(n))
+    main = [b.main.get(metric) for b in blocks]
+    actual = [b.actual.get(metric) for b in blocks]
+    has = [b.block.shortcut in PROJECTION_KINDS for b in blocks]
+    hypo = [0 if h else b.projection.get(metric) for b, h in zip(blocks, has)]
+    colors = [SHORTCUT_COLORS[b.block.shortcut] for b in blocks]
+
+    width_in = min(max(8.0, 0.32 * n + 2.5), 40.0)
+    fig = Figure(figsize=(width_in, 5.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.bar(x, main, width=0.8, color=MAIN_COLOR, label="main path")
+    ax.bar(x, actual, width=0.8, bottom=main, color=colors)
+    tops = [m + a for m, a in zip(main, actual)]
+    ax.bar(x, hypo, width=0.8, bottom=tops, facecolor="none", edgecolor=SHORTCUT_COLORS["projection"],
+           hatch="///", linewidth=0.6)
+    unit = {"params": "parameters", "macs": "multiply-adds (MACs)"}[metric]
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(v, 1)))
+    ax.set_ylabel(f"{unit} per block")
+    step = max(1, n // 60)
+    ax.set_xticks(x[::step])
+    ax.set_xticklabels([b.block.name for b in blocks][::step], rotation=90, fontsize=8)
+    for tick, i in zip(ax.get_xticklabels(), x[::step]):
+        if blocks[i].block.shortcut not in ("identity", "none"):
+            tick.set_color(SHORTCUT_COLORS[blocks[i].block.shortcut])
+            tick.set_fontweight("bold")
+    peak = max((m + a + h for m, a, h in zip(main, actual, hypo)), default=0)
+    for i in x:
+        if has[i]:
+            ax.annotate("P", (i, tops[i]), xytext=(0, 2), textcoords="offset points", ha="center",
+                        fontsize=8, fontweight="bold", color=colors[i])
+    ax.set_ylim(0, peak * 1.3 if peak else 1)  # headroom for the legend
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.set_title(f"{s.spec.name}, shortcut {s.spec.shortcut}: main path vs shortcut, {unit} per block",
+                 fontsize=11, loc="left")
+    kinds_present = sorted({b.block.shortcut for b in blocks if b.block.shortcut in PROJECTION_KINDS})
+    handles = [Patch(facecolor=MAIN_COLOR, label="main path")]
+    handles += [Patch(facecolor=SHORTCUT_COLORS[k], label=f"{SHORTCUT_LABELS[k]} (P: this spec has it)") for k in kinds_present]
+    if any(b.block.shortcut == "zero_pad" for b in blocks):
+        handles.append(Patch(facecolor=SHORTCUT_COLORS["zero_pad"], label="zero-pad shortcut: no weights (name in blue)"))
+    if any(hypo):
+        handles.append(Patch(facecolor="none", edgecolor=SHORTCUT_COLORS["projection"], hatch="///",
+                             label="a projection, if one were used here (option C)"))
+    ax.legend(handles=handles, loc="upper left", fontsize=8, ncols=2, framealpha=0.9, edgecolor="none")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+__all__ = [
+    "OPTIONS", "SCHEMA_VERSION", "blocks_table", "check_plot_path", "comparisons", "docs", "in_unit_of",
+    "network_table", "notes", "render_plot", "to_json", "verdict",
+]
