@@ -1,0 +1,86 @@
+"""``resnet-inspect diagram``: Graphviz diagrams of a network, one block, or one block's shortcuts."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import InputSizeOpt, NumClassesOpt, ShortcutOpt, SpecArg, StrideInOpt, handle_errors, load_spec
+
+
+class Level(str, enum.Enum):
+    network = "network"
+    block = "block"
+    compare = "compare"
+
+
+class DiagramFormat(str, enum.Enum):
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+    pdf = "pdf"
+
+
+@handle_errors
+def diagram(
+    spec: SpecArg,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", dir_okay=False,
+                     help="Write the diagram to FILE; its ending (.dot .gv .svg .png .pdf) picks the format. "
+                          "Without it, DOT text goes to stdout."),
+    ] = None,
+    level: Annotated[
+        Level,
+        typer.Option("--level", case_sensitive=False,
+                     help="network: stem, stages, head (identical blocks collapsed); block: every layer of --block; "
+                          "compare: --block with a parameter-free and a projection shortcut side by side."),
+    ] = Level.network,
+    block: Annotated[
+        Optional[str],
+        typer.Option("--block", "-b", help="The block for --level block/compare, by its torchvision name (layer3.0)."),
+    ] = None,
+    fmt: Annotated[
+        Optional[DiagramFormat],
+        typer.Option("--format", "-f", case_sensitive=False,
+                     help="Output format, when the file ending does not say (svg, png and pdf need Graphviz's dot)."),
+    ] = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Draw a network, one block, or one block's shortcut options as a Graphviz diagram.
+
+    Shapes, params and MACs on every node; shortcuts drawn as their own edges, coloured as in the
+    summary table. .dot needs nothing else; .svg/.png/.pdf need Graphviz's dot program.
+
+    Examples:
+
+      resnet-inspect diagram resnet152 -o resnet152.svg
+
+      resnet-inspect diagram resnet50 --level block --block layer2.0 -o layer2.0.png
+
+      resnet-inspect diagram resnet50 --level compare --block layer1.1 -o compare.pdf
+
+      resnet-inspect diagram cifar_resnet20 --level block -b layer2.0 | dot -Tsvg > zero_pad.svg
+    """
+    from ..render import diagram_text, format_for, render_file
+
+    chosen = format_for(output, fmt.value if fmt is not None else None)
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    text = diagram_text(resolved, level.value, block)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    render_file(text, output, chosen)
+    sys.stderr.write(f"wrote {output}\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diagram")(diagram)

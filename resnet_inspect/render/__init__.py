@@ -1,0 +1,149 @@
+"""Diagrams: DOT text from the analytic engine (``dot.py``, pure) and rendering it with Graphviz.
+
+``diagram_text`` picks the analyses a view needs (the compare view needs the network under a
+second shortcut option) and hands them to ``dot.py``; ``render_file`` writes the DOT text itself
+or the image Graphviz's ``dot`` program makes of it. The ``graphviz`` package is imported only
+inside ``render_file`` and only for image formats, so writing ``.dot`` needs neither it nor ``dot``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Final, Literal
+
+from ..counts import Analysis, analyze
+from ..errors import MissingDependency, ResnetInspectError, SpecError, UsageError
+from ..spec import ResNetSpec
+
+Level = Literal["network", "block", "compare"]
+LEVELS: Final[tuple[Level, ...]] = ("network", "block", "compare")
+FORMATS: Final = ("dot", "svg", "png", "pdf")
+#: File name endings that choose a format when ``--format`` is not given.
+SUFFIX_FORMAT: Final = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+INSTALL_HINT: Final = (
+    "install Graphviz (apt-get install graphviz, or brew install graphviz on macOS), or write .dot instead"
+)
+
+
+def block_names_text(a: Analysis) -> str:
+    """``layer1.0-layer1.2, layer2.0-layer2.3, ...``: every block name, compactly."""
+    parts = []
+    for stage in a.stages:
+        first, last = stage.blocks[0].block.name, stage.blocks[-1].block.name
+        parts.append(first if first == last else f"{first}-{last}")
+    return ", ".join(parts)
+
+
+def find_block(a: Analysis, name: str) -> str:
+    """``name`` if the network has that block, else ``UsageError`` naming the closest and all."""
+    names = [b.block.name for b in a.blocks]
+    if name in names:
+        return name
+    close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise UsageError(f"no block {name!r} in {a.spec.name}: {hint}its blocks are {block_names_text(a)}")
+
+
+def compare_specs(spec: ResNetSpec, name: str) -> tuple[ResNetSpec, ResNetSpec]:
+    """The two networks the compare view draws block ``name`` of: one whose shortcut there is
+    parameter-free (identity where shapes match, zero-pad where they change: option A) and one
+    that projects (the spec itself if it already projects there, else option C).
+
+    Only the shortcut option differs, so the main path of the block is the same on both sides.
+    """
+    own = analyze(spec).block(name).block.shortcut
+    free = spec if own in ("identity", "zero_pad") else _with_shortcut(spec, "A")
+    projecting = spec if own in ("projection", "avgpool_projection") else _with_shortcut(spec, "C")
+    return free, projecting
+
+
+def _with_shortcut(spec: ResNetSpec, option: str) -> ResNetSpec:
+    try:
+        return replace(spec, shortcut=option)
+    except SpecError as exc:
+        raise UsageError(f"--level compare needs {spec.name} with shortcut={option}, which is not valid: {exc}") from None
+
+
+def diagram_text(spec: ResNetSpec, level: Level = "network", block: str | None = None) -> str:
+    """The DOT text of one diagram of ``spec``."""
+    from . import dot
+
+    if level not in LEVELS:
+        raise UsageError(f"--level {level!r} is not known; use one of {', '.join(LEVELS)}")
+    analysis = analyze(spec)
+    if level == "network":
+        if block is not None:
+            raise UsageError("--block applies to --level block or --level compare; drop it, or add --level block")
+        return dot.network_dot(analysis)
+    if block is None:
+        raise UsageError(f"--level {level} needs --block NAME; {spec.name}'s blocks are {block_names_text(analysis)}")
+    name = find_block(analysis, block)
+    if level == "block":
+        return dot.block_dot(analysis, name)
+    free, projecting = compare_specs(spec, name)
+    return dot.compare_dot(analyze(free), analyze(projecting), name)
+
+
+def format_for(path: Path | None, fmt: str | None) -> str:
+    """The output format: ``fmt`` if given (it must agree with a known file ending), else the
+    file ending; stdout takes DOT text only."""
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
+    if path is None:
+        if fmt not in (None, "dot"):
+            raise UsageError(f"--format {fmt} is binary or markup for a file; give -o FILE.{fmt}, or use --format dot for stdout")
+        return "dot"
+    suffix_fmt = SUFFIX_FORMAT.get(path.suffix.lower())
+    if fmt is None:
+        if suffix_fmt is None:
+            endings = ", ".join(SUFFIX_FORMAT)
+            raise UsageError(f"cannot tell the format of {path.name!r}: end it in one of {endings}, or give --format")
+        return suffix_fmt
+    if suffix_fmt is not None and suffix_fmt != fmt:
+        raise UsageError(f"--format {fmt} does not match {path.name!r} ({suffix_fmt}); make them agree")
+    return fmt
+
+
+def render_bytes(dot_text: str, fmt: str) -> bytes:
+    """``dot_text`` as ``fmt`` bytes: the text itself for ``dot``, else Graphviz's rendering.
+
+    Raises ``MissingDependency`` (one line with the install command) when ``dot`` or the
+    ``graphviz`` package is missing, before anything is written.
+    """
+    if fmt == "dot":
+        return dot_text.encode("utf-8")
+    if fmt not in FORMATS:
+        raise UsageError(f"format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
+    if shutil.which("dot") is None:
+        raise MissingDependency(f"writing .{fmt} needs Graphviz's 'dot' program, which is not on PATH: {INSTALL_HINT}")
+    try:
+        import graphviz
+    except ModuleNotFoundError:
+        raise MissingDependency(
+            f"writing .{fmt} needs the 'graphviz' Python package: pip install graphviz (or write .dot)"
+        ) from None
+    try:
+        data: bytes = graphviz.Source(dot_text, engine="dot").pipe(format=fmt, encoding=None, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise MissingDependency(f"writing .{fmt} needs Graphviz's 'dot' program: {INSTALL_HINT}") from None
+    except graphviz.CalledProcessError as exc:
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+        detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {exc.returncode}"
+        raise ResnetInspectError(f"Graphviz 'dot' failed to render .{fmt}: {detail}") from None
+    return data
+
+
+def render_file(dot_text: str, path: Path, fmt: str) -> None:
+    """Write ``dot_text`` (or its rendering) to ``path``, whole or not at all."""
+    from ..report.output import write_atomic
+
+    write_atomic(path, render_bytes(dot_text, fmt))
+
+
+__all__ = [
+    "FORMATS", "LEVELS", "compare_specs", "diagram_text", "find_block", "format_for", "render_bytes", "render_file",
+]

@@ -1,0 +1,545 @@
+"""Analysis -> Graphviz DOT text: the network, one block, or one block with two shortcuts.
+
+Pure formatting, like the rest of ``report``: every number shown comes from the analytic engine
+(``counts.analyze`` and its plan, ``counts.count_layer`` per layer); nothing is counted here. The
+DOT text is written by hand rather than through the ``graphviz`` package so that it is
+deterministic to the byte (plan order, stable ids, no timestamps, no set or hash order) and golden
+files can pin it; ``graphviz`` and the ``dot`` program are needed only to render it to an image
+(``resnet_inspect.render.render_file``).
+
+Three views:
+
+* ``network_dot``: stem -> one cluster per stage -> head. Consecutive identical blocks (same kind,
+  shapes, stride, shortcut and counts) collapse into one node marked "×N", and each block (or run)
+  gets its addition node with the shortcut drawn as its own edge, coloured and styled by kind,
+  plus a legend. Within a stage only the first block can differ from the rest (it alone changes
+  stride or channels), so a stage draws at most two block nodes and two addition nodes: at most
+  ``4 * 6 + 4 + 1 = 29`` nodes for the spec's maximum of six stages, below ``MAX_NETWORK_NODES``.
+* ``block_dot``: every layer of one block with its output shape, params and MACs, in the order
+  the variant runs them (post-activation: conv-BN-ReLU, add, ReLU; pre-activation: BN-ReLU-conv,
+  add last), and the shortcut drawn explicitly.
+* ``compare_dot``: the same block under two shortcut options, side by side, costs on both.
+
+Colours and labels come from ``report.style`` so a projection shortcut looks the same here as in
+the terminal table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from ..counts import Analysis, BlockCount, Tally, count_layer
+from ..plan import Block, Layer
+from ..report.style import SHORTCUT_COLORS, SHORTCUT_LABELS
+from ..report.summary import shape_text
+from ..units import human, percent
+
+#: Upper bound on the nodes of any network diagram (the module docstring derives 29).
+MAX_NETWORK_NODES: Final = 40
+
+FONT: Final = "Helvetica,Arial,sans-serif"
+MUTED: Final = "#555555"
+INK: Final = "#222222"
+
+#: How each shortcut kind's edge is drawn (with its colour from ``SHORTCUT_COLORS``), so the kinds
+#: differ in more than colour: thin solid, dashed, bold, bold double line, and no edge at all.
+EDGE_STYLE: Final[dict[str, str]] = {
+    "identity": 'style="solid", penwidth=2',
+    "zero_pad": 'style="dashed", penwidth=2',
+    "projection": 'style="bold", penwidth=3',
+    "avgpool_projection": 'style="bold", penwidth=3',
+    "none": 'style="dotted", penwidth=1',
+}
+
+#: A sample of each edge style in the legend (box-drawing glyphs, present in the common fonts).
+_LEGEND_SAMPLE: Final[dict[str, str]] = {
+    "identity": "────",
+    "zero_pad": "╌╌╌╌",
+    "projection": "━━━━",
+    "avgpool_projection": "━━━━",
+    "none": "",
+}
+
+_LEGEND_TEXT: Final[dict[str, str]] = {
+    "identity": "x added unchanged (no parameters)",
+    "zero_pad": "x subsampled, extra channels zero (no parameters)",
+    "projection": "1x1 conv + BN on x (parameters, MACs)",
+    "avgpool_projection": "2x2 avg-pool, then 1x1 conv + BN (ResNet-D)",
+    "none": "no shortcut: plain network, no edge",
+}
+
+#: Fill colours per op in the block view: neutral tints that do not compete with the shortcuts.
+_OP_FILL: Final[dict[str, str]] = {
+    "conv": "#e8eef8",
+    "batch_norm": "#fbf3df",
+    "relu": "#f1f1f1",
+    "max_pool": "#eaf4ec",
+    "avg_pool": "#eaf4ec",
+    "adaptive_avg_pool2d": "#eaf4ec",
+    "linear": "#e8eef8",
+    "add": "#ffffff",
+    "zero_pad": "#ffffff",
+}
+
+_OP_NAME: Final[dict[str, str]] = {
+    "batch_norm": "BatchNorm",
+    "relu": "ReLU",
+    "add": "add (residual)",
+    "adaptive_avg_pool2d": "global avg-pool",
+    "linear": "fc",
+    "zero_pad": "zero-pad",
+}
+
+_PROJECTION_KINDS: Final = ("projection", "avgpool_projection")
+
+
+# ---------------------------------------------------------------------------------------------
+# Low-level DOT writing
+
+
+class Html(str):
+    """A label written as a Graphviz HTML-like label (``<...>``) instead of a quoted string."""
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def esc(text: str) -> str:
+    """Text for inside an HTML-like label."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _value(value: str | int | float) -> str:
+    if isinstance(value, Html):
+        return f"<{value}>"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return quote(str(value))
+
+
+def _attrs(attrs: dict[str, str | int | float], raw: str = "") -> str:
+    parts = [f"{k}={_value(v)}" for k, v in attrs.items()]
+    if raw:
+        parts.append(raw)
+    return f" [{', '.join(parts)}]" if parts else ""
+
+
+class _Writer:
+    """Accumulates DOT statements with indentation; the order of calls is the order of the text."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.edges: list[str] = []
+        self.depth = 1
+        self.nodes = 0
+
+    def raw(self, text: str) -> None:
+        self.lines.append("  " * self.depth + text)
+
+    def node(self, node_id: str, raw: str = "", **attrs: str | int | float) -> None:
+        self.nodes += 1
+        self.raw(f"{quote(node_id)}{_attrs(attrs, raw)};")
+
+    def edge(self, tail: str, head: str, raw: str = "", **attrs: str | int | float) -> None:
+        # Kept apart and written at the top level after every node: an edge statement inside a
+        # cluster would pull both its ends into that cluster.
+        self.edges.append(f"  {quote(tail)} -> {quote(head)}{_attrs(attrs, raw)};")
+
+    def open(self, cluster_id: str, **attrs: str | int | float) -> None:
+        self.raw(f"subgraph {quote(cluster_id)} {{")
+        self.depth += 1
+        for k, v in attrs.items():
+            self.raw(f"{k}={_value(v)};")
+
+    def close(self) -> None:
+        self.depth -= 1
+        self.raw("}")
+
+
+def _document(name: str, title: Html, body: _Writer) -> str:
+    head = [
+        f"digraph {quote(name)} {{",
+        f'  graph [rankdir=TB, fontname="{FONT}", fontsize=18, labelloc=t, labeljust=c, '
+        'nodesep=0.4, ranksep=0.32, pad=0.3, bgcolor="white"];',
+        f'  node [fontname="{FONT}", fontsize=13, shape=box, style="rounded,filled", fillcolor="#ffffff", '
+        f'color="{MUTED}", fontcolor="{INK}", penwidth=1.2, margin="0.18,0.07"];',
+        f'  edge [fontname="{FONT}", fontsize=12, color="#444444", arrowsize=0.7, penwidth=1.4];',
+        f"  label={_value(title)};",
+    ]
+    return "\n".join([*head, *body.lines, *body.edges, "}"]) + "\n"
+
+
+def _small(text: str, color: str = MUTED, size: int = 11) -> str:
+    return f'<font point-size="{size}" color="{color}">{esc(text)}</font>'
+
+
+def _lines(*parts: str) -> Html:
+    """Lines already escaped, joined by centred line breaks."""
+    return Html("<br/>".join(p for p in parts if p))
+
+
+def _cost(t: Tally) -> str:
+    return f"{human(t.params)} params · {human(t.macs)} MACs"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared descriptions
+
+
+def describe_layer(layer: Layer) -> str:
+    """What a layer does, in the words the table and the papers use: ``3x3/2 conv 64→128``."""
+    if layer.op == "conv":
+        stride = f"/{layer.stride}" if layer.stride != 1 else ""
+        groups = f", {layer.groups} groups" if layer.groups != 1 else ""
+        return f"{layer.kernel}x{layer.kernel}{stride} conv {layer.in_shape[0]}→{layer.out_shape[0]}{groups}"
+    if layer.op in ("max_pool", "avg_pool"):
+        kind = "max-pool" if layer.op == "max_pool" else "avg-pool"
+        return f"{layer.kernel}x{layer.kernel}/{layer.stride} {kind}"
+    if layer.op == "linear":
+        return f"fc {layer.in_shape[0]}→{layer.out_shape[0]}"
+    return _OP_NAME.get(layer.op, layer.op)
+
+
+def _short_name(layer: Layer, block: Block | None) -> str:
+    """``layer2.0.conv1`` -> ``conv1`` inside a block view, where the block name is the title."""
+    if block is not None and layer.name.startswith(block.name + "."):
+        return layer.name[len(block.name) + 1:]
+    return layer.name
+
+
+def _path_summary(layers: Sequence[Layer]) -> list[str]:
+    """Stem or head ops as lines: each conv (or pool, fc) starts a line, BN and ReLU join it."""
+    lines: list[str] = []
+    for layer in layers:
+        text = {"batch_norm": "BN", "relu": "ReLU"}.get(layer.op)
+        if text is not None and lines:
+            lines[-1] += f" · {text}"
+        else:
+            lines.append(text or describe_layer(layer))
+    return lines
+
+
+def _block_kind(block: Block) -> str:
+    return ("pre-activation " if block.preact else "") + block.kind
+
+
+def _ratio(part: int, whole: int) -> str:
+    return percent(part, whole)
+
+
+def zero_pad_text(layer: Layer) -> str:
+    """``subsample /2, +16 zero channels (16→32)`` for a zero-pad shortcut layer."""
+    added = layer.out_shape[0] - layer.in_shape[0]
+    sub = f"subsample /{layer.stride}" if layer.stride != 1 else "no subsampling"
+    return f"{sub}, +{added} zero channels ({layer.in_shape[0]}→{layer.out_shape[0]})"
+
+
+def shortcut_edge_label(bc: BlockCount) -> str:
+    """The label of a shortcut edge in the network view: its kind and what it costs or does."""
+    blk = bc.block
+    label = SHORTCUT_LABELS[blk.shortcut]
+    if blk.shortcut == "zero_pad" and blk.shortcut_layers:
+        return f"{label}\n{zero_pad_text(blk.shortcut_layers[0])}"
+    if blk.shortcut in _PROJECTION_KINDS:
+        tap = "\n(reads x after BN-ReLU)" if blk.preact else ""
+        return f"{label}\n{human(bc.shortcut.params)} params\n{human(bc.shortcut.macs)} MACs{tap}"
+    return label
+
+
+def _legend(w: _Writer, kinds: Sequence[str]) -> None:
+    rows = []
+    for kind in kinds:
+        color = SHORTCUT_COLORS[kind]
+        sample = _LEGEND_SAMPLE[kind] or "(none)"
+        rows.append(
+            f'<tr><td align="left"><font color="{color}"><b>{esc(sample)}</b></font></td>'
+            f'<td align="left"><font color="{color}"><b>{esc(SHORTCUT_LABELS[kind])}</b></font></td>'
+            f'<td align="left">{_small(_LEGEND_TEXT[kind], MUTED, 11)}</td></tr>'
+        )
+    table = (
+        '<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
+        '<tr><td colspan="3" align="left"><b>shortcuts</b></td></tr>' + "".join(rows) + "</table>"
+    )
+    w.node("legend", label=Html(table), shape="box", style="rounded", color="#bbbbbb", fontsize=12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Network view
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive blocks of one stage that are identical but for their names."""
+
+    blocks: tuple[BlockCount, ...]
+
+    @property
+    def first(self) -> BlockCount:
+        return self.blocks[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def name(self) -> str:
+        if self.count == 1:
+            return self.first.block.name
+        return f"{self.first.block.name} … {self.blocks[-1].block.name}"
+
+
+def _signature(bc: BlockCount) -> tuple[object, ...]:
+    b = bc.block
+    return (b.stage, b.kind, b.preact, b.in_shape, b.out_shape, b.stride, b.shortcut, bc.main, bc.shortcut)
+
+
+def runs(a: Analysis) -> list[Run]:
+    """The blocks grouped into runs of identical consecutive blocks, in network order."""
+    out: list[list[BlockCount]] = []
+    for bc in a.blocks:
+        if out and _signature(out[-1][-1]) == _signature(bc):
+            out[-1].append(bc)
+        else:
+            out.append([bc])
+    return [Run(tuple(r)) for r in out]
+
+
+def _run_label(run: Run) -> Html:
+    bc = run.first
+    blk = bc.block
+    times = f'  <font color="{MUTED}">×{run.count}</font>' if run.count > 1 else ""
+    color = SHORTCUT_COLORS[blk.shortcut]
+    lines = [
+        f'<b>{esc(run.name)}</b>{times}',
+        esc(f"{_block_kind(blk)} · stride {blk.stride}"),
+        esc(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
+        esc(_cost(bc.total) + (" each" if run.count > 1 else "")),
+    ]
+    if run.count > 1:
+        lines.append(_small(f"×{run.count}: {human(bc.total.params * run.count)} params · "
+                            f"{human(bc.total.macs * run.count)} MACs"))
+    lines.append(f'<font point-size="11" color="{color}">shortcut: {esc(SHORTCUT_LABELS[blk.shortcut])}</font>')
+    return _lines(*lines)
+
+
+def _add_label(block: Block) -> str:
+    return "+" if block.preact else "+ ReLU"
+
+
+def network_dot(a: Analysis) -> str:
+    """The whole network: stem, stages of blocks (runs collapsed), head, shortcuts, legend."""
+    spec = a.spec
+    w = _Writer()
+    stem_out = a.plan.stem[-1].out_shape if a.plan.stem else a.plan.input_shape
+    w.node("input", label=f"input {shape_text(a.plan.input_shape)}", shape="plaintext", style="", fontsize=13)
+    stem_lines = [f"<b>stem</b>  {_small(spec.stem, MUTED, 12)}", *(esc(t) for t in _path_summary(a.plan.stem)),
+                  esc(f"out {shape_text(stem_out)}"), esc(_cost(a.stem))]
+    w.node("stem", label=_lines(*stem_lines), fillcolor="#f4f4f4")
+    prev = "input"
+    w.edge(prev, "stem")
+    prev = "stem"
+    grouped = runs(a)
+    for stage in a.stages:
+        last = stage.blocks[-1].block
+        # A narrow left-aligned label, so the edges entering the stage at its centre miss it.
+        left = '<br align="left"/>'
+        title = (f"<b>layer{stage.stage}</b> · {len(stage.blocks)} block{'s' if len(stage.blocks) != 1 else ''}{left}"
+                 f"out {esc(shape_text(last.out_shape))}{left}{esc(human(stage.total.params))} params{left}"
+                 f"{esc(human(stage.total.macs))} MACs{left}")
+        w.open(f"cluster_layer{stage.stage}", label=Html(title), style="rounded", color="#aaaaaa",
+               fontsize=13, labeljust="l", margin=12)
+        for run in (r for r in grouped if r.first.block.stage == stage.stage):
+            bc = run.first
+            blk = bc.block
+            node_id = blk.name
+            w.node(node_id, label=_run_label(run), color=SHORTCUT_COLORS[blk.shortcut], penwidth=1.6)
+            w.edge(prev, node_id)
+            if blk.shortcut == "none":
+                prev = node_id
+                continue
+            add_id = f"{blk.name}/add"
+            w.node(add_id, label=_add_label(blk), shape="ellipse", style="filled", fillcolor="#ffffff",
+                   fontsize=11, margin="0.04,0.02", height=0.3)
+            w.edge(node_id, add_id)
+            color = SHORTCUT_COLORS[blk.shortcut]
+            w.edge(prev, add_id, EDGE_STYLE[blk.shortcut], label=shortcut_edge_label(bc), color=color,
+                   fontcolor=color, tailport="e", headport="e", fontsize=11)
+            prev = add_id
+        w.close()
+    head_in = a.plan.head[0].in_shape if a.plan.head else stem_out
+    head_lines = ["<b>head</b>", *(esc(t) for t in _path_summary(a.plan.head)),
+                  esc(f"{shape_text(head_in)} → {spec.num_classes} classes"), esc(_cost(a.head))]
+    w.node("head", label=_lines(*head_lines), fillcolor="#f4f4f4")
+    w.edge(prev, "head")
+    w.node("output", label=f"output {spec.num_classes}", shape="plaintext", style="", fontsize=13)
+    w.edge("head", "output")
+    kinds = [k for k in SHORTCUT_COLORS if k in a.shortcut_kinds()]
+    _legend(w, kinds)
+    title = Html(
+        f"<b>{esc(spec.name)}</b>  {esc(_describe(a))}<br/>"
+        + _small(f"{human(a.total.params)} params · {human(a.total.macs)} MACs at "
+                 f"{spec.input_size}x{spec.input_size} · {len(a.blocks)} blocks, {spec.depth} layers", MUTED, 13)
+    )
+    return _document(spec.name, title, w)
+
+
+def _describe(a: Analysis) -> str:
+    s = a.spec
+    parts = [("pre-activation " if s.preact else "") + f"{s.block} blocks {'-'.join(map(str, s.layers))}",
+             f"shortcut {s.shortcut}"]
+    if s.block == "bottleneck":
+        parts.append(f"stride in {s.stride_in}")
+    return " · ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Block view
+
+
+def _layer_label(layer: Layer, block: Block | None, extra: Sequence[str] = ()) -> Html:
+    t = count_layer(layer)
+    return _lines(
+        f"<b>{esc(_short_name(layer, block))}</b>  {esc(describe_layer(layer))}",
+        _small(f"out {shape_text(layer.out_shape)} · {_cost(t)}", "#333333", 11),
+        *extra,
+    )
+
+
+def _main_source(block: Block) -> int:
+    """Index of the main-path layer whose output a pre-activation projection reads (the first
+    ReLU: He et al. 2016 share the first BN-ReLU between both paths when the shortcut projects),
+    or -1 for the block input."""
+    if block.preact and block.shortcut in _PROJECTION_KINDS:
+        for i, layer in enumerate(block.main):
+            if layer.op == "relu":
+                return i
+    return -1
+
+
+def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
+    """Every layer of one block, with its shortcut, as nodes with ids under ``prefix``."""
+    blk = bc.block
+    color = SHORTCUT_COLORS[blk.shortcut]
+    in_id = f"{prefix}input"
+    group = f"{prefix}main"  # one group: Graphviz keeps the main path a straight column
+    w.node(in_id, label=_lines(f"<b>input</b>  {esc(shape_text(blk.in_shape))}"), shape="box",
+           style="rounded", color="#999999", group=group)
+    ids = [f"{prefix}{_short_name(layer, blk)}" for layer in blk.main]
+    prev = in_id
+    add_id = ""
+    for layer, node_id in zip(blk.main, ids):
+        if layer.op == "add":
+            add_id = node_id
+            w.node(node_id, label=_layer_label(layer, blk), shape="box", style="rounded,filled,bold",
+                   fillcolor=_OP_FILL["add"], color=color, penwidth=2, group=group)
+        else:
+            w.node(node_id, label=_layer_label(layer, blk), fillcolor=_OP_FILL.get(layer.op, "#ffffff"), group=group)
+        w.edge(prev, node_id)
+        prev = node_id
+    out_id = f"{prefix}output"
+    w.node(out_id, label=_lines(f"<b>output</b>  {esc(shape_text(blk.out_shape))}"), shape="box",
+           style="rounded", color="#999999", group=group)
+    w.edge(prev, out_id)
+    if not add_id:  # shortcut "none": nothing bypasses the block
+        return
+    source_index = _main_source(blk)
+    source = in_id if source_index < 0 else ids[source_index]
+    style = EDGE_STYLE[blk.shortcut]
+    if blk.shortcut == "identity":
+        w.edge(source, add_id, style, label="identity", color=color, fontcolor=color,
+               tailport="e", headport="e")
+        return
+    if blk.shortcut == "zero_pad":
+        layer = blk.shortcut_layers[0]
+        w.edge(source, add_id, style, label=f"zero-pad\n{zero_pad_text(layer)}\nout {shape_text(layer.out_shape)}",
+               color=color, fontcolor=color, tailport="e", headport="e")
+        return
+    # projection and avg-pool projection: the 1x1 conv with its BN (if any) as one node, an
+    # average pool before it as a node of its own.
+    layers = list(blk.shortcut_layers)
+    prev_sc = source
+    if layers and layers[0].op == "avg_pool":
+        pool = layers.pop(0)
+        pool_id = f"{prefix}{_short_name(pool, blk)}"
+        w.node(pool_id, label=_layer_label(pool, blk), fillcolor=_OP_FILL["avg_pool"], color=color, penwidth=2)
+        w.edge(prev_sc, pool_id, style, color=color)
+        prev_sc = pool_id
+    names = " + ".join(f"{_short_name(layer, blk)}" for layer in layers)
+    ops = " + ".join("BN" if layer.op == "batch_norm" else describe_layer(layer) for layer in layers)
+    out = layers[-1].out_shape
+    part = sum((count_layer(layer) for layer in layers), Tally())
+    main = bc.main
+    proj_id = f"{prefix}shortcut"
+    label = _lines(
+        f'<font color="{color}"><b>{esc(SHORTCUT_LABELS[blk.shortcut])}</b></font>',
+        f"<b>{esc(names)}</b>",
+        esc(ops),
+        _small(f"out {shape_text(out)} · {_cost(part)}", "#333333", 11),
+        f'<font point-size="12" color="{color}"><b>shortcut = {esc(_ratio(bc.shortcut.params, main.params))} of main params, '
+        f"{esc(_ratio(bc.shortcut.macs, main.macs))} of main MACs</b></font>",
+    )
+    w.node(proj_id, label=label, fillcolor="#fdf0eb" if blk.shortcut == "projection" else "#f5eefa",
+           color=color, penwidth=2.5)
+    w.edge(prev_sc, proj_id, style, color=color)
+    w.edge(proj_id, add_id, style, color=color)
+
+
+def _block_title(bc: BlockCount, spec_name: str, heading: str = "") -> Html:
+    blk = bc.block
+    color = SHORTCUT_COLORS[blk.shortcut]
+    first = heading or f"<b>{esc(spec_name)} · {esc(blk.name)}</b>"
+    return _lines(
+        first,
+        _small(f"{_block_kind(blk)} block · stride {blk.stride} · {shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}",
+               INK, 15),
+        f'{_small(f"main path {_cost(bc.main)}", "#333333", 13)}',
+        f'<font point-size="13" color="{color}">shortcut ({esc(SHORTCUT_LABELS[blk.shortcut])}) {esc(_cost(bc.shortcut))}</font>',
+        _small(f"block total {_cost(bc.total)}", "#333333", 13),
+    )
+
+
+def block_dot(a: Analysis, name: str) -> str:
+    """Every layer of block ``name`` (``KeyError`` if the network has no such block)."""
+    bc = a.block(name)
+    w = _Writer()
+    _block_body(w, bc, "")
+    return _document(f"{a.spec.name} {name}", _block_title(bc, a.spec.name), w)
+
+
+def compare_dot(left: Analysis, right: Analysis, name: str) -> str:
+    """Block ``name`` of two analyses of one network that differ in the shortcut option, side by
+    side: typically parameter-free (identity or zero-pad) on the left, projection on the right."""
+    pair = (left.block(name), right.block(name))
+    w = _Writer()
+    base = pair[0].total
+    for side, (a, bc) in zip(("a", "b"), zip((left, right), pair)):
+        blk = bc.block
+        color = SHORTCUT_COLORS[blk.shortcut]
+        heading = (f'<font color="{color}"><b>{esc(SHORTCUT_LABELS[blk.shortcut])} shortcut</b></font>'
+                   f"  {_small(f'option {a.spec.shortcut}', MUTED, 13)}")
+        title = _block_title(bc, a.spec.name, heading)
+        if side == "b":
+            left_kind = SHORTCUT_LABELS[pair[0].block.shortcut]
+            change = (f"block total {_times(bc.total.params, base.params)} params, "
+                      f"{_times(bc.total.macs, base.macs)} MACs of the {left_kind} version")
+            title = Html(title + "<br/>" + f'<font point-size="13" color="{color}"><b>{esc(change)}</b></font>')
+        w.open(f"cluster_{side}", label=title, style="rounded", color=color, penwidth=1.5, margin=14, fontsize=16)
+        _block_body(w, bc, f"{side}/")
+        w.close()
+    blk = pair[0].block
+    title = Html(
+        f"<b>{esc(left.spec.name)} · {esc(name)}</b>  {esc(_block_kind(blk))} block, "
+        f"{esc(shape_text(blk.in_shape))} → {esc(shape_text(blk.out_shape))}<br/>"
+        + _small("the same block with each shortcut: what a projection adds", MUTED, 13)
+    )
+    return _document(f"{left.spec.name} {name} compare", title, w)
+
+
+def _times(value: int, base: int) -> str:
+    if base == 0:
+        return "-"
+    return f"×{value / base:.2f}"
