@@ -208,8 +208,25 @@ class Analysis:
         return out
 
     @property
+    def batch_norm_params(self) -> int:
+        """Parameters in BatchNorm layers. Some papers (pre-activation ResNet-1001's 10.2M) count
+        only conv and FC weights; ``total.params - batch_norm_params`` is that figure."""
+        memo: dict[tuple[int, tuple[int, int, int], int], int] = {}
+        n = _bn_params(self.plan.stem) + _bn_params(self.plan.head)
+        for b in self.plan.blocks:
+            key = (b.stage, b.in_shape, b.stride)
+            if key not in memo:
+                memo[key] = _bn_params(b.main_template) + _bn_params(b.shortcut_template)
+            n += memo[key]
+        return n
+
+    @property
     def shortcut_total(self) -> Tally:
         return total(s.shortcut for s in self.stages)
+
+
+def _bn_params(layers: Iterable[Layer]) -> int:
+    return sum(layer_params(ly) for ly in layers if ly.op == "batch_norm")
 
 
 def _same_block(a: BlockCount, b: BlockCount) -> bool:

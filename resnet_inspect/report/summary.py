@@ -54,6 +54,7 @@ def to_json(a: Analysis) -> dict[str, Any]:
         "totals": {
             "params": a.total.params, "macs": a.total.macs, "flops": a.total.flops,
             "activations": a.total.activations, "macs_by_op": a.total.macs_by_op(),
+            "batch_norm_params": a.batch_norm_params,
             "blocks": len(a.blocks), "depth": a.spec.depth, "shortcuts": a.shortcut_kinds(),
         },
         "stem": {**_tally_json(a.stem), "out_shape": list(stem_out)},
@@ -167,7 +168,7 @@ def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = N
     rows.append(Row(total_row.cells, total_row.style, rule_before=True, kind="total"))
     counts = a.shortcut_kinds()
     notes = (
-        f"{human(a.total.params)} params, {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs), "
+        f"{human(a.total.params)} params ({human(a.batch_norm_params)} of them in BatchNorm), {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs), "
         f"{human(a.total.activations)} activations at {a.spec.input_size}x{a.spec.input_size}.",
         f"shortcuts: {', '.join(f'{n} {SHORTCUT_LABELS[k]}' for k, n in counts.items())}.",
         *(("runs of identical blocks are collapsed into one row (×N, run totals); --all-blocks shows every block.",)
