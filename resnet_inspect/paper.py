@@ -13,7 +13,7 @@ What counts as "the paper's network" (He et al. 2015, Table 1 and Section 3.4):
   depend on ``stride_in`` (that field only moves a bottleneck's stride), so it is not checked;
 - bottleneck blocks 3-4-6-3 / 3-4-23-3 / 3-8-36-3 with the stride on the first 1x1 conv
   (``stride_in=1x1``) and option B. torchvision's presets put the stride on the 3x3 conv ("v1.5"):
-  a different network with 0.3 GMACs more, whose errors the paper did not report, so ``resnet50``
+  a different network with 0.23 GMACs more, whose errors the paper did not report, so ``resnet50``
   as torchvision builds it gets no paper errors; ``resnet50:stride_in=1x1`` does.
 """
 

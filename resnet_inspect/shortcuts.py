@@ -173,31 +173,40 @@ def option_cost(spec: ResNetSpec, option: str) -> OptionCost:
 def _hypothetical(spec: ResNetSpec, block: Block, kind: ShortcutKind) -> Cost | None:
     """What shortcut ``kind`` would cost on ``block``, laid out by ``plan``'s own builder; None when
     it cannot produce the block's output shape there."""
-    b = _Builder(block.name + ".", block.in_shape)
+    b = _Builder("", block.in_shape)
     _shortcut_path(b, spec, kind, block.out_shape[0], block.stride)
     if b.shape != block.out_shape:
         return None
     return cost_of(b.layers)
 
 
+def _alternatives(spec: ResNetSpec, blk: Block) -> BlockShortcuts:
+    same = blk.in_shape == blk.out_shape
+    projection = _hypothetical(spec, blk, "projection")
+    if projection is None:  # a 1x1 conv at the block's stride always fits; plan guarantees it
+        raise AssertionError(f"{blk.name}: a 1x1 projection does not fit")
+    return BlockShortcuts(
+        block=blk,
+        main=cost_of(blk.main_template),
+        actual=cost_of(blk.shortcut_template),
+        identity=ZERO if same else None,
+        zero_pad=None if blk.out_shape[0] < blk.in_shape[0] else _hypothetical(spec, blk, "zero_pad"),
+        projection=projection,
+        avgpool_projection=_hypothetical(spec, blk, "avgpool_projection") if blk.stride > 1 else None,
+    )
+
+
 def block_shortcuts(a: Analysis) -> tuple[BlockShortcuts, ...]:
-    spec = a.spec
+    """Every block's alternatives. Blocks alike but for their names (same stage, input shape and
+    stride: ``plan``'s own rule) are worked out once, so 10,000-block networks stay fast."""
+    memo: dict[tuple[int, tuple[int, int, int], int], BlockShortcuts] = {}
     out: list[BlockShortcuts] = []
     for bc in a.blocks:
         blk = bc.block
-        same = blk.in_shape == blk.out_shape
-        projection = _hypothetical(spec, blk, "projection")
-        if projection is None:  # a 1x1 conv at the block's stride always fits; plan guarantees it
-            raise AssertionError(f"{blk.name}: a 1x1 projection does not fit")
-        out.append(BlockShortcuts(
-            block=blk,
-            main=cost_of(blk.main),
-            actual=cost_of(blk.shortcut_layers),
-            identity=ZERO if same else None,
-            zero_pad=None if blk.out_shape[0] < blk.in_shape[0] else _hypothetical(spec, blk, "zero_pad"),
-            projection=projection,
-            avgpool_projection=_hypothetical(spec, blk, "avgpool_projection") if blk.stride > 1 else None,
-        ))
+        key = (blk.stage, blk.in_shape, blk.stride)
+        if key not in memo:
+            memo[key] = _alternatives(a.spec, blk)
+        out.append(replace(memo[key], block=blk))
     return tuple(out)
 
 

@@ -40,6 +40,10 @@ def shortcuts(
     spec: SpecArg,
     view: Annotated[View, typer.Option("--view", case_sensitive=False, help="The options side by side (network), every block's alternatives (blocks), or both.")] = View.all,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw a per-block stacked bar chart to FILE (.svg or .png; needs matplotlib: pip install 'resnet-inspect[plot]').", dir_okay=False)] = None,
+    all_blocks: Annotated[Optional[bool], typer.Option(
+        "--all-blocks/--collapse",
+        help="One row per block, or one row per run of identical blocks (default: collapse above 64 blocks).",
+        show_default=False)] = None,
     metric: Annotated[Metric, typer.Option("--metric", case_sensitive=False, help="What the bars measure, in the table and the plot.")] = Metric.params,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -72,15 +76,16 @@ def shortcuts(
     result = study(resolved)
     picture = report.render_plot(result, metric.value, plot.suffix.lower().lstrip(".")) if plot is not None else None
     terminal = fmt is Format.table
+    collapse = None if all_blocks is None else not all_blocks
 
     def rich_view(console: Any) -> None:
-        for table in report.to_rich_tables(report.docs(result, view.value, metric.value, terminal=True)):
+        for table in report.to_rich_tables(report.docs(result, view.value, metric.value, terminal=True, collapse=collapse)):
             console.print(table)
 
     emit(
         fmt, output,
         data=lambda: report.to_json(result, view.value),
-        docs=lambda: report.docs(result, view.value, metric.value, terminal=terminal),
+        docs=lambda: report.docs(result, view.value, metric.value, terminal=terminal, collapse=collapse),
         rich_view=rich_view,
     )
     if plot is not None and picture is not None:

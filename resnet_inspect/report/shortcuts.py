@@ -16,7 +16,7 @@ from ..plan import Block
 from ..shortcuts import OPTIONS, PROJECTION_KINDS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
 from ..units import human, percent, signed_human
 from .style import CONVENTION, SHORTCUT_COLORS, SHORTCUT_LABELS, shortcut_markup
-from .summary import shape_text
+from .summary import COLLAPSE_ABOVE, shape_text
 from .tables import Cell, Column, Row, TableDoc, cell
 
 SCHEMA_VERSION: Final = 1
@@ -31,7 +31,15 @@ OPTION_LABELS: Final = {
     "C": "projection everywhere",
     "D": "identity + avg-pool proj.",
 }
-BAR_WIDTH: Final = 20
+#: The same, short enough for a terminal column.
+OPTION_SHORT: Final = {
+    "none": "no shortcut",
+    "A": "zero-pad",
+    "B": "proj. if needed",
+    "C": "proj. always",
+    "D": "pool+proj. if needed",
+}
+BAR_WIDTH: Final = 16
 MAIN_COLOR: Final = "#8a96a3"
 PLOT_SUFFIXES: Final = (".svg", ".png")
 
@@ -61,10 +69,10 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 4) if whole else None
 
 
-def _signed_pct(part: int, whole: int) -> str:
+def _signed_pct(part: int, whole: int, digits: int = 2) -> str:
     if not whole:
         return "-"
-    return f"{100.0 * part / whole:+.2f}%"
+    return f"{100.0 * part / whole:+.{digits}f}%"
 
 
 # ---------------------------------------------------------------- JSON
@@ -321,24 +329,30 @@ def _paper_cells(pr: PaperResult | None) -> tuple[Cell, Cell]:
     return cell(f"{pr.top1:.2f}", pr.top1), top5
 
 
+def _hdr(top: str, bottom: str, terminal: bool, sep: str = " ") -> str:
+    """A header on two lines in the terminal (narrow columns), on one line in Markdown and CSV."""
+    return f"{top}\n{bottom}" if terminal else f"{top}{sep}{bottom}"
+
+
 def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False) -> TableDoc:
     """The options side by side. ``terminal`` merges each difference with its per cent and adds the
     bar column (narrow enough for a terminal); Markdown and CSV keep one value per column."""
     cols = [
         Column("option", "option"), Column("shortcuts", "description"),
         Column("params", "params", "right"), Column("MACs", "macs", "right"),
-        Column("shortcut params", "shortcut_params", "right"), Column("shortcut MACs", "shortcut_macs", "right"),
-        Column("proj.", "projections", "right"),
+        Column(_hdr("shortcut", "params", terminal), "shortcut_params", "right"),
+        Column(_hdr("shortcut", "MACs", terminal), "shortcut_macs", "right"),
+        Column("proj." if terminal else "projections", "projections", "right"),
     ]
     if terminal:
-        cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right"),
-                 Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right")]
+        cols += [Column(f"Δ params\nvs {s.baseline}", "delta_params", "right"),
+                 Column(f"Δ MACs\nvs {s.baseline}", "delta_macs", "right")]
     else:
         cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right"), Column("Δ params %", "delta_params_pct", "right"),
                  Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right"), Column("Δ MACs %", "delta_macs_pct", "right")]
-    cols += [Column("top-1 %", "paper_top1", "right"), Column("top-5 %", "paper_top5", "right")]
+    cols += [Column(_hdr("top-1", "%", terminal), "paper_top1", "right"), Column(_hdr("top-5", "%", terminal), "paper_top5", "right")]
     if terminal:
-        cols.append(Column(f"{metric}: main+shortcut", "bar"))
+        cols.append(Column(f"{metric}:\nmain+shortcut", "bar"))
     avail = [o for o in s.options if o.available]
     scale = max((getattr(o, metric) for o in avail), default=0)
     base = s.option(s.baseline)
@@ -348,17 +362,17 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
         label = cell(f"{o.option} (given)" if given else o.option, o.option)
         if not o.available:
             blank = [cell("n/a", None)] * (len(cols) - 2)
-            rows.append(Row((label, cell(OPTION_LABELS[o.option]), *blank), style="dim", kind="option"))
+            rows.append(Row((label, cell((OPTION_SHORT if terminal else OPTION_LABELS)[o.option]), *blank), style="dim", kind="option"))
             continue
         dp, dm = s.delta(o.option, "params"), s.delta(o.option, "macs")
         top1, top5 = _paper_cells(o.paper)
         cells = [
-            label, cell(OPTION_LABELS[o.option]), _num(o.params), _num(o.macs),
+            label, cell((OPTION_SHORT if terminal else OPTION_LABELS)[o.option]), _num(o.params), _num(o.macs),
             _num(o.shortcut_params), _num(o.shortcut_macs), cell(o.projections, o.projections),
         ]
         if terminal:
-            cells += [cell(f"{signed_human(dp)} ({_signed_pct(dp, base.params)})", dp),
-                      cell(f"{signed_human(dm)} ({_signed_pct(dm, base.macs)})", dm)]
+            cells += [cell(f"{signed_human(dp)} ({_signed_pct(dp, base.params, 1)})", dp),
+                      cell(f"{signed_human(dm)} ({_signed_pct(dm, base.macs, 1)})", dm)]
         else:
             cells += [cell(signed_human(dp), dp), cell(_signed_pct(dp, base.params), _pct(dp, base.params)),
                       cell(signed_human(dm), dm), cell(_signed_pct(dm, base.macs), _pct(dm, base.macs))]
@@ -383,33 +397,57 @@ def _opt_cell(c: Cost | None, metric: Metric) -> Cell:
     return cell("n/a", None) if c is None else _num(c.get(metric))
 
 
-def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False) -> TableDoc:
-    """Every block: main path, and what identity / zero-pad / projection would cost there."""
+def _runs(blocks: tuple[BlockShortcuts, ...]) -> list[list[BlockShortcuts]]:
+    """Consecutive blocks alike but for their names (same stage, shapes, stride, shortcut)."""
+    runs: list[list[BlockShortcuts]] = []
+    for b in blocks:
+        x = b.block
+        if runs:
+            y = runs[-1][0].block
+            if (x.stage, x.in_shape, x.out_shape, x.stride, x.shortcut) == (y.stage, y.in_shape, y.out_shape, y.stride, y.shortcut):
+                runs[-1].append(b)
+                continue
+        runs.append([b])
+    return runs
+
+
+def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False,
+                 collapse: bool | None = None) -> TableDoc:
+    """Every block: main path, and what identity / zero-pad / projection would cost there.
+    ``collapse`` shows a run of identical blocks as one row (per-block numbers, ``×N``); by default
+    only above ``COLLAPSE_ABOVE`` blocks, as in ``summary``."""
+    if collapse is None:
+        collapse = len(s.blocks) > COLLAPSE_ABOVE
+    groups = _runs(s.blocks) if collapse else [[b] for b in s.blocks]
     unit = {"params": "params", "macs": "MACs"}[metric]
     cols = [
         Column("block", "name"), Column("in → out", "shape"), Column("stride", "stride", "right"),
         Column("shortcut", "shortcut"),
-        Column("main params", "main_params", "right"), Column("main MACs", "main_macs", "right"),
+        Column(_hdr("main", "params", terminal), "main_params", "right"), Column(_hdr("main", "MACs", terminal), "main_macs", "right"),
     ]
     if terminal:
-        cols.append(Column(f"identity / zero-pad {unit}", f"identity_zero_pad_{metric}", "right"))
+        cols.append(Column(f"identity /\nzero-pad {unit}", f"identity_zero_pad_{metric}", "right"))
     else:
         cols += [Column(f"identity {unit}", f"identity_{metric}", "right"),
                  Column(f"zero-pad {unit}", f"zero_pad_{metric}", "right")]
     cols += [
-        Column("proj params", "projection_params", "right"), Column("proj MACs", "projection_macs", "right"),
-        Column("proj/main params", "ratio_params", "right"), Column("proj/main MACs", "ratio_macs", "right"),
+        Column(_hdr("proj", "params", terminal), "projection_params", "right"),
+        Column(_hdr("proj", "MACs", terminal), "projection_macs", "right"),
+        Column(_hdr("proj/main", "params", terminal), "ratio_params", "right"),
+        Column(_hdr("proj/main", "MACs", terminal), "ratio_macs", "right"),
     ]
     if terminal:
-        cols.append(Column(f"{unit}: main+proj", "bar"))
+        cols.append(Column(f"{unit}:\nmain+proj", "bar"))
     scale = max((b.main.get(metric) + b.projection.get(metric) for b in s.blocks), default=0)
     rows: list[Row] = []
     prev_stage = 0
-    for b in s.blocks:
+    for group in groups:
+        b = group[0]
         blk = b.block
         kind = blk.shortcut
+        label = blk.name if len(group) == 1 else f"{blk.name}–{group[-1].block.name.rsplit('.', 1)[1]} (×{len(group)})"
         cells = [
-            cell(blk.name), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
+            cell(label), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
             cell(blk.stride, blk.stride), Cell(SHORTCUT_LABELS[kind], kind, shortcut_markup(kind)),
             _num(b.main.params), _num(b.main.macs),
         ]
@@ -426,19 +464,23 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
             has = kind in PROJECTION_KINDS
             color = SHORTCUT_COLORS[kind] if has else SHORTCUT_COLORS["projection"]
             cells.append(Cell("", None, _bar(b.main.get(metric), b.projection.get(metric), scale, color, has)))
-        rows.append(Row(tuple(cells), rule_before=blk.stage != prev_stage, kind="block"))
+        rows.append(Row(tuple(cells), rule_before=blk.stage != prev_stage, kind="block" if len(group) == 1 else "run"))
         prev_stage = blk.stage
+    doc_notes = [verdict(s)]
+    if collapse:
+        doc_notes.append("Runs of identical blocks are one row (×N) with per-block numbers; --all-blocks shows every block.")
     return TableDoc(f"{s.spec.name}: what each block's shortcut costs (given: option {s.spec.shortcut})",
-                    tuple(cols), tuple(rows), (verdict(s),))
+                    tuple(cols), tuple(rows), tuple(doc_notes))
 
 
-def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", terminal: bool = False) -> list[TableDoc]:
+def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", terminal: bool = False,
+         collapse: bool | None = None) -> list[TableDoc]:
     """The tables of ``view``; the question-and-answer notes go under the last one."""
     out: list[TableDoc] = []
     if view in ("network", "all"):
         out.append(network_table(s, metric, terminal))
     if view in ("blocks", "all"):
-        out.append(blocks_table(s, metric, terminal))
+        out.append(blocks_table(s, metric, terminal, collapse))
     last = out[-1]
     extra = list(notes(s))
     if terminal:
