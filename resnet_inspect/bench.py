@@ -1,0 +1,219 @@
+"""Measured latency of the built model, per network, per block and per shortcut module.
+
+FLOPs are not time: a projection shortcut's 1x1 conv is cheap in MACs but is a separate kernel
+launch and memory pass. This module times the real module with ``torch.utils.benchmark`` (warm-up,
+``blocked_autorange`` repeats, median and interquartile range) and pairs every timing with the
+analytic MACs, so the two can be read side by side. torch is imported only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .counts import Analysis, analyze
+from .errors import UsageError
+from .spec import ResNetSpec
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Milliseconds per call: median and interquartile range over ``runs`` timed blocks."""
+
+    median_ms: float
+    iqr_ms: float
+    runs: int
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"median_ms": round(self.median_ms, 6), "iqr_ms": round(self.iqr_ms, 6), "runs": self.runs}
+
+
+@dataclass(frozen=True)
+class BlockTiming:
+    name: str
+    shortcut: str
+    macs_main: int
+    macs_shortcut: int
+    block: Timing
+    shortcut_module: Timing | None  # the downsample / zero-pad module alone; None for identity
+
+    @property
+    def shortcut_share(self) -> float | None:
+        """Share of the block's time spent in its shortcut module."""
+        if self.shortcut_module is None or self.block.median_ms <= 0:
+            return None
+        return self.shortcut_module.median_ms / self.block.median_ms
+
+
+@dataclass(frozen=True)
+class OptionTiming:
+    option: str
+    params: int
+    macs: int
+    forward: Timing
+    backward: Timing | None  # forward + backward
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    spec: ResNetSpec
+    device: str
+    device_name: str
+    torch_version: str
+    threads: int
+    batch: int
+    backward: bool
+    network: Timing
+    blocks: tuple[BlockTiming, ...]
+    options: tuple[OptionTiming, ...]
+    analysis: Analysis
+
+
+Progress = Callable[[str], None]
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ModuleNotFoundError:
+        from .errors import MissingDependency
+
+        raise MissingDependency("bench needs torch; install resnet-inspect with its dependencies") from None
+    return torch
+
+
+def resolve_device(device: str) -> Any:
+    torch = _torch()
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
+            raise UsageError(f"--device cuda: no CUDA device is available here ({build}); use --device cpu")
+        return torch.device("cuda")
+    raise UsageError(f"--device {device!r} is not supported; use cpu or cuda")
+
+
+def parse_options(text: str | None, spec: ResNetSpec) -> tuple[str, ...]:
+    """``"A,B,C"`` -> options to time the whole network under (default: the spec's own)."""
+    if not text:
+        return (spec.shortcut,)
+    from .specio import coerce_field
+
+    options: list[str] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        value = coerce_field("shortcut", part.strip())
+        if value not in ("A", "B", "C", "D", "none"):
+            raise UsageError(f"--shortcut-options: {part.strip()!r} is not a shortcut option; use A, B, C, D or none")
+        if value not in options:
+            options.append(value)
+    if not options:
+        raise UsageError("--shortcut-options is empty; give e.g. A,B,C")
+    return tuple(options)
+
+
+def _measure(fn: Callable[[], Any], device: Any, min_run_time: float, warmup: int) -> Timing:
+    torch = _torch()
+    from torch.utils import benchmark
+
+    for _ in range(warmup):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    m = benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time)
+    return Timing(m.median * 1e3, m.iqr * 1e3, len(m.times))
+
+
+def run_bench(
+    spec: ResNetSpec,
+    device: str = "cpu",
+    batch: int = 1,
+    options: Sequence[str] | None = None,
+    backward: bool = False,
+    blocks: bool = True,
+    min_run_time: float = 0.2,
+    warmup: int = 3,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> BenchReport:
+    """Time ``spec``'s module (eval mode, no grad unless ``backward``), each block, each shortcut
+    module, and the whole network under each shortcut option in ``options``."""
+    torch = _torch()
+    from .builder import build_model
+
+    if batch < 1:
+        raise UsageError(f"--batch {batch} must be at least 1")
+    dev = resolve_device(device)
+    say = progress or (lambda _msg: None)
+    options = tuple(options or (spec.shortcut,))
+    analyses = {opt: analyze(dataclasses.replace(spec, shortcut=opt)) for opt in options}
+    analysis = analyze(spec)
+    c, h, w = analysis.plan.input_shape
+
+    def forward_timing(model: Any, train: bool) -> Timing:
+        x = torch.randn(batch, c, h, w, device=dev)
+        if not train:
+            model.eval()
+            with torch.inference_mode():
+                return _measure(lambda: model(x), dev, min_run_time, warmup)
+        model.train()
+
+        def step() -> None:
+            model.zero_grad(set_to_none=True)
+            model(x).sum().backward()
+
+        return _measure(step, dev, min_run_time, warmup)
+
+    option_timings: list[OptionTiming] = []
+    network: Timing | None = None
+    for opt in options:
+        say(f"network, shortcut {opt}")
+        model = build_model(dataclasses.replace(spec, shortcut=opt), seed=seed).to(dev)
+        fwd = forward_timing(model, train=False)
+        bwd = forward_timing(model, train=True) if backward else None
+        a = analyses[opt]
+        option_timings.append(OptionTiming(opt, a.total.params, a.total.macs, fwd, bwd))
+        if opt == spec.shortcut:
+            network = fwd
+    model = build_model(spec, seed=seed).to(dev).eval()
+    if network is None:
+        say(f"network, shortcut {spec.shortcut}")
+        network = forward_timing(model, train=False)
+
+    block_timings: list[BlockTiming] = []
+    if blocks:
+        with torch.inference_mode():
+            for bc in analysis.blocks:
+                blk = bc.block
+                say(f"block {blk.name}")
+                module = model.get_submodule(blk.name)
+                x = torch.randn(batch, *blk.in_shape, device=dev)
+                t_block = _measure(lambda m=module, x=x: m(x), dev, min_run_time / 4, warmup)
+                t_short = None
+                ds = getattr(module, "downsample", None)
+                if ds is not None:
+                    t_short = _measure(lambda m=ds, x=x: m(x), dev, min_run_time / 4, warmup)
+                block_timings.append(BlockTiming(blk.name, blk.shortcut, bc.main.macs, bc.shortcut.macs, t_block, t_short))
+
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
+    return BenchReport(
+        spec, dev.type, name, torch.__version__, torch.get_num_threads(), batch, backward, network,
+        tuple(block_timings), tuple(option_timings), analysis,
+    )
+
+
+def _cpu_name() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

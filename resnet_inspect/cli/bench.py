@@ -1,0 +1,94 @@
+"""``resnet-inspect bench``: measured latency beside MACs."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .common import (
+    Format,
+    FormatOpt,
+    InputSizeOpt,
+    NumClassesOpt,
+    OutputOpt,
+    ShortcutOpt,
+    SpecArg,
+    StrideInOpt,
+    emit,
+    handle_errors,
+    load_spec,
+)
+
+
+class Device(str, enum.Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@handle_errors
+def bench(
+    spec: SpecArg,
+    device: Annotated[Device, typer.Option("--device", case_sensitive=False, help="Where to run: cpu or cuda.")] = Device.cpu,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size.")] = 1,
+    shortcut_options: Annotated[Optional[str], typer.Option(
+        "--shortcut-options", help="Also time the whole network under these shortcut options, e.g. A,B,C.")] = None,
+    backward: Annotated[bool, typer.Option("--backward", help="Also time forward + backward (training step without optimizer).")] = False,
+    blocks: Annotated[bool, typer.Option("--blocks/--no-blocks", help="Time every block and its shortcut module.")] = True,
+    min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Seconds of timed runs per network measurement.")] = 0.3,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch CPU threads (default: torch's).")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Measure forward latency of the built model, of every block and of every shortcut module.
+
+    FLOPs are not time: this puts milliseconds beside MACs, and shows what projection shortcuts
+    cost in time against identity. Needs torch; timings vary between machines and runs.
+
+    Examples:
+
+      resnet-inspect bench resnet50 --shortcut-options A,B,C
+
+      resnet-inspect bench cifar_resnet56 --batch 32 --backward --no-blocks
+
+      resnet-inspect bench resnet18 --device cuda --format json -o r18-gpu.json
+    """
+    from ..bench import parse_options, run_bench
+    from ..report import bench as report
+
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    options = parse_options(shortcut_options, resolved)
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    result = _with_progress(lambda say: run_bench(
+        resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say,
+    ), total=len(options) + (resolved.num_blocks if blocks else 0) + 1)
+    emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
+
+
+def _with_progress(work: Any, total: int) -> Any:
+    """Run ``work(say)`` under a rich progress bar on stderr (plain when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .common import console
+
+    err = console(stderr=True)
+    with Progress(TextColumn("[bold]bench[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("building", total=total)
+
+        def say(message: str) -> None:
+            progress.update(task, description=message, advance=1)
+
+        return work(say)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
