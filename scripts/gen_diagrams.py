@@ -1,0 +1,46 @@
+"""Regenerate the example diagrams of docs/diagrams.md (docs/img/*.svg) with `resnet-inspect diagram`.
+
+Run `python scripts/gen_diagrams.py` after changing the diagrams (it needs Graphviz's `dot`); each
+line below is the command a reader can run to get the same picture. The DOT text is deterministic;
+the SVG also depends on the Graphviz version and fonts of the machine, so the files are not checked
+byte for byte in tests (tests/test_diagram.py pins the DOT text with golden files instead).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IMG = ROOT / "docs" / "img"
+
+#: (file under docs/img, the `resnet-inspect diagram` arguments that draw it)
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("resnet18_network.svg", "resnet18"),
+    ("resnet152_network.svg", "resnet152"),
+    ("resnet50_layer2.0_block.svg", "resnet50 --level block --block layer2.0"),
+    ("cifar_resnet20_layer2.0_block.svg", "cifar_resnet20 --level block --block layer2.0"),
+    ("preact_resnet50_layer2.0_block.svg", "preact_resnet50 --level block --block layer2.0"),
+    ("resnet50d_layer2.0_block.svg", "resnet50d --level block --block layer2.0"),
+    ("resnet50_layer1.1_compare.svg", "resnet50 --level compare --block layer1.1"),
+)
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from resnet_inspect.cli import app
+
+    IMG.mkdir(parents=True, exist_ok=True)
+    for filename, args in EXAMPLES:
+        target = IMG / filename
+        # Not standalone: click returns the exit code instead of leaving the interpreter.
+        code = app(["diagram", *shlex.split(args), "-o", str(target)], standalone_mode=False)
+        if code:
+            return int(code)
+        print(f"{target.relative_to(ROOT)}  ({target.stat().st_size // 1024} KB)  <- resnet-inspect diagram {args}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
