@@ -192,11 +192,11 @@ def run_bench(
                 say(f"block {blk.name}")
                 module = model.get_submodule(blk.name)
                 x = torch.randn(batch, *blk.in_shape, device=dev)
-                t_block = _measure(lambda m=module, x=x: m(x), dev, min_run_time / 4, warmup)
+                t_block = _measure(_call(module, x), dev, min_run_time / 4, warmup)
                 t_short = None
                 ds = getattr(module, "downsample", None)
                 if ds is not None:
-                    t_short = _measure(lambda m=ds, x=x: m(x), dev, min_run_time / 4, warmup)
+                    t_short = _measure(_call(ds, x), dev, min_run_time / 4, warmup)
                 block_timings.append(BlockTiming(blk.name, blk.shortcut, bc.main.macs, bc.shortcut.macs, t_block, t_short))
 
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
@@ -204,6 +204,10 @@ def run_bench(
         spec, dev.type, name, torch.__version__, torch.get_num_threads(), batch, backward, network,
         tuple(block_timings), tuple(option_timings), analysis,
     )
+
+
+def _call(module: Any, x: Any) -> Callable[[], Any]:
+    return lambda: module(x)
 
 
 def _cpu_name() -> str:

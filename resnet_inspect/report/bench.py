@@ -59,16 +59,16 @@ def tables(r: BenchReport) -> list[TableDoc]:
         docs.append(TableDoc(f"{r.spec.name}: whole network per shortcut option", tuple(cols), tuple(rows), (env,)))
     if r.blocks:
         total_ms = sum(b.block.median_ms for b in r.blocks)
-        cols = (Column("block", "name"), Column("shortcut", "shortcut"), Column("MACs", "macs", "right"),
+        block_cols = (Column("block", "name"), Column("shortcut", "shortcut"), Column("MACs", "macs", "right"),
                 Column("MACs share", "macs_share", "right"), Column("block ms", "block_ms", "right"),
                 Column("time share", "time_share", "right"), Column("shortcut ms", "shortcut_ms", "right"),
                 Column("shortcut / block", "shortcut_time_share", "right"))
         macs_total = sum(b.macs_main + b.macs_shortcut for b in r.blocks)
-        rows = []
+        block_rows: list[Row] = []
         for b in r.blocks:
             macs = b.macs_main + b.macs_shortcut
             share = b.shortcut_share
-            rows.append(Row((
+            block_rows.append(Row((
                 cell(b.name), Cell(SHORTCUT_LABELS[b.shortcut], b.shortcut, shortcut_markup(b.shortcut)),
                 cell(human(macs), macs), cell(percent(macs, macs_total), round(macs / macs_total, 6) if macs_total else 0),
                 _ms(b.block), cell(percent(b.block.median_ms, total_ms), round(b.block.median_ms / total_ms, 6) if total_ms else 0),
@@ -83,5 +83,5 @@ def tables(r: BenchReport) -> list[TableDoc]:
                 f"{len(proj)} projection shortcuts: {spent:.3f} ms of {total_ms:.3f} ms block time "
                 f"({percent(spent, total_ms)}) for {percent(macs, macs_total)} of the block MACs."
             )
-        docs.append(TableDoc(f"{r.spec.name}: per block", cols, tuple(rows), tuple(notes)))
+        docs.append(TableDoc(f"{r.spec.name}: per block", block_cols, tuple(block_rows), tuple(notes)))
     return docs
