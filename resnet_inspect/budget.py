@@ -1,0 +1,236 @@
+"""Budgets: limits on a network's parameters, MACs, activations and projection shortcuts.
+
+Limits come from ``check`` flags (``--max-params 26M``) or from a budget file (TOML, YAML or JSON,
+read like a config file)::
+
+    # limits for the SPEC named on the command line (and defaults for the specs below)
+    max_params = "26M"        # K/M/G/T suffixes (decimal) or plain integers
+    max_macs = "4.2G"
+
+    [specs.backbone]          # optional: named specs, each with its own limits
+    spec = "configs/backbone.toml"   # a SPEC; file paths are relative to this budget file
+    max_params = "24M"
+
+    [specs.small]
+    spec = "resnet18:input_size=160"
+    max_macs = "1G"
+
+A named spec takes the top-level limits as defaults and overrides them key by key; flags given to
+``check`` override both. ``projections`` counts blocks whose shortcut has parameters (a 1x1
+projection, with or without ResNet-D's average pool).
+
+Pure apart from reading the budget file: the CLI resolves the specs and prints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Final
+
+from .compare import projections
+from .config import Problem, read_document, unknown_key
+from .counts import Analysis
+from .errors import SpecError
+from .specio import is_config_path
+from .units import human, parse_count
+
+#: Limit key -> the measured quantity it bounds.
+LIMITS: Final[dict[str, str]] = {
+    "max_params": "params",
+    "max_macs": "macs",
+    "max_activations": "activations",
+    "max_projections": "projections",
+}
+TOP_KEYS: Final = (*LIMITS, "specs")
+ENTRY_KEYS: Final = ("spec", *LIMITS)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds (inclusive); ``None`` means no limit on that quantity."""
+
+    max_params: int | None = None
+    max_macs: int | None = None
+    max_activations: int | None = None
+    max_projections: int | None = None
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(f.name, v) for f in fields(self) if (v := getattr(self, f.name)) is not None]
+
+    def __bool__(self) -> bool:
+        return bool(self.items())
+
+    def merged(self, over: Limits) -> Limits:
+        """These limits with every limit set in ``over`` replacing ours."""
+        return Limits(**{f.name: (getattr(over, f.name) if getattr(over, f.name) is not None else getattr(self, f.name))
+                         for f in fields(self)})
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def parse_limit(key: str, raw: object) -> int:
+    """A limit value: an integer, or a string such as ``"26M"``, ``"4.2G"``, ``"1_000"``.
+
+    Raises ``ValueError`` with a message naming the key and the accepted forms.
+    """
+    if isinstance(raw, bool):
+        raise ValueError(f"{key}={raw!r} is not a count; write an integer or e.g. \"26M\", \"4.2G\"")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise ValueError(f"{key}={raw!r} is not a count; write an integer or e.g. \"26M\", \"4.2G\"")
+        value = round(raw)
+    elif isinstance(raw, str):
+        try:
+            value = parse_count(raw)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+    else:
+        raise ValueError(f"{key}={raw!r} is not a count; write an integer or e.g. \"26M\", \"4.2G\"")
+    if value < 0:
+        raise ValueError(f"{key}={raw!r} is negative; a limit must be 0 or more")
+    return value
+
+
+def measure(a: Analysis) -> dict[str, int]:
+    """The quantities a budget can bound, keyed as in ``LIMITS``' values."""
+    return {
+        "params": a.total.params,
+        "macs": a.total.macs,
+        "activations": a.total.activations,
+        "projections": projections(a.shortcut_kinds()),
+    }
+
+
+@dataclass(frozen=True)
+class Violation:
+    label: str
+    key: str
+    value: int
+    limit: int
+
+    @property
+    def metric(self) -> str:
+        return LIMITS[self.key]
+
+    @property
+    def excess(self) -> int:
+        return self.value - self.limit
+
+    def line(self) -> str:
+        """One line for the CI log: the value, the limit and by how much it is exceeded."""
+        rel = f", +{100.0 * self.excess / self.limit:.1f}%" if self.limit else ""
+        return (
+            f"{self.label}: {self.metric} {_exact(self.value)} exceeds {self.key} {_exact(self.limit)} "
+            f"by {self.excess:,}{rel}"
+        )
+
+
+def _exact(value: int) -> str:
+    text = f"{value:,}"
+    return text if value < 1000 else f"{text} ({human(value)})"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    label: str
+    spec_text: str
+    values: Mapping[str, int]
+    limits: Limits
+    violations: tuple[Violation, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def check(a: Analysis, limits: Limits, label: str, spec_text: str = "") -> CheckResult:
+    """``a`` measured against ``limits``: a limit is met when the value is at most the limit."""
+    values = measure(a)
+    violations = tuple(
+        Violation(label, key, values[LIMITS[key]], limit)
+        for key, limit in limits.items()
+        if values[LIMITS[key]] > limit
+    )
+    return CheckResult(label, spec_text or label, values, limits, violations)
+
+
+@dataclass(frozen=True)
+class BudgetEntry:
+    name: str
+    #: The SPEC, with a relative config path already joined to the budget file's folder.
+    spec: str
+    #: This entry's own limits (not yet merged with the budget's defaults).
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class Budget:
+    source: str
+    defaults: Limits
+    entries: tuple[BudgetEntry, ...]
+
+    def limits_for(self, entry: BudgetEntry) -> Limits:
+        return self.defaults.merged(entry.limits)
+
+
+def _limits_from(mapping: Mapping[Any, Any], where: str, allowed: tuple[str, ...], problems: list[Problem],
+                 lines: Mapping[str, int] | None = None) -> Limits:
+    values: dict[str, int] = {}
+    for key, raw in mapping.items():
+        line = (lines or {}).get(key) if isinstance(key, str) else None
+        if key in LIMITS:
+            try:
+                values[key] = parse_limit(f"{where}{key}", raw)
+            except ValueError as exc:
+                problems.append(Problem(str(exc), line))
+        elif key not in allowed:
+            message = unknown_key(key, allowed)
+            problems.append(Problem(f"{where}{message}" if where else message, line))
+    return Limits(**values)
+
+
+def load_budget(path: str | Path) -> Budget:
+    """A budget file; one ``SpecError`` listing every problem (unknown keys with near-miss
+    suggestions, bad counts, specs without a ``spec`` or without limits) otherwise."""
+    source = str(path)
+    doc, lines = read_document(path, what="budget file", example='write e.g. max_params = "26M" and max_macs = "4.2G"')
+    problems: list[Problem] = []
+    defaults = _limits_from(doc, "", TOP_KEYS, problems, lines)
+    entries: list[BudgetEntry] = []
+    specs = doc.get("specs", {})
+    folder = Path(path).parent
+    if not isinstance(specs, Mapping):
+        problems.append(Problem(
+            "specs must be a table of named specs, e.g. [specs.backbone] with spec = \"net.toml\" and max_* limits",
+            lines.get("specs"),
+        ))
+        specs = {}
+    for name, body in specs.items():
+        where = f"specs.{name}."
+        if not isinstance(body, Mapping):
+            problems.append(Problem(f"specs.{name} must be a table with spec = SPEC and max_* limits", lines.get("specs")))
+            continue
+        own = _limits_from(body, where, ENTRY_KEYS, problems)
+        spec = body.get("spec")
+        if not isinstance(spec, str) or not spec.strip():
+            problems.append(Problem(
+                f"specs.{name} needs spec = SPEC (a preset such as \"resnet50\" or a config file path), got {spec!r}",
+                lines.get("specs"),
+            ))
+            continue
+        spec = spec.strip()
+        if is_config_path(spec) and not Path(spec).is_absolute():
+            spec = str(folder / spec)
+        if not defaults.merged(own):
+            problems.append(Problem(f"specs.{name} has no limits; give max_params, max_macs, max_activations or max_projections"))
+        entries.append(BudgetEntry(str(name), spec, own))
+    if problems:
+        rendered = [p.render(source) for p in problems]
+        raise SpecError("; ".join(rendered), problems=rendered)
+    return Budget(source, defaults, tuple(entries))

@@ -1,0 +1,238 @@
+"""``resnet-inspect spec``, ``compare`` and ``check``: config files and budgets for CI.
+
+Thin: resolve SPECs (presets or config files), call ``compare`` / ``budget``, print. A config file
+with several mistakes is reported one problem per line (each ``error: FILE:LINE: ...``), so a CI
+log shows everything to fix at once.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from ..errors import SpecError
+from .common import (
+    Format,
+    FormatOpt,
+    InputSizeOpt,
+    NumClassesOpt,
+    OutputOpt,
+    ShortcutOpt,
+    SpecArg,
+    StrideInOpt,
+    emit,
+    handle_errors,
+    load_spec,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def every_problem(fn: F) -> F:
+    """Print each problem of a multi-problem ``SpecError`` on its own ``error:`` line (exit 2);
+    single problems and other errors go to the shared one-line handler."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            if len(exc.problems) <= 1:
+                raise
+            sys.stderr.write("".join(f"error: {p.replace(chr(10), ' ')}\n" for p in exc.problems))
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class SpecFormat(str, enum.Enum):
+    toml = "toml"
+    yaml = "yaml"
+    json = "json"
+
+
+@handle_errors
+@every_problem
+def spec(
+    spec: SpecArg,
+    fmt: Annotated[SpecFormat, typer.Option("--format", "-f", case_sensitive=False, help="File format to print.")] = SpecFormat.toml,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Print the fully resolved spec (every field) as a config file to start from or to check.
+
+    The output loads back to the same spec, so it is a starting point for a config file kept in a
+    repository.
+
+    Examples:
+
+      resnet-inspect spec resnet50 --format toml > net.toml
+
+      resnet-inspect spec resnet34:shortcut=A --format yaml -o net.yaml
+
+      resnet-inspect spec net.toml --format json
+    """
+    from ..config import dump_spec
+    from ..report.output import write_atomic
+
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    text = dump_spec(resolved, fmt.value)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(output, text)
+        sys.stderr.write(f"wrote {output}\n")
+
+
+@handle_errors
+@every_problem
+def compare(
+    spec_a: Annotated[str, typer.Argument(metavar="SPEC_A", help="The reference network (e.g. the base branch's config).", show_default=False)],
+    spec_b: Annotated[str, typer.Argument(metavar="SPEC_B", help="The network compared with it (e.g. the pull request's config).", show_default=False)],
+    all_blocks: Annotated[bool, typer.Option("--all-blocks", help="List every block, not only those that differ.")] = False,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Differences between two networks (B - A): totals, per stage, and per block where the layouts align.
+
+    Each SPEC is a preset with optional overrides or a config file; override flags apply to both.
+    Exits 0 whatever the differences (use 'check' to fail on a budget).
+
+    Examples:
+
+      resnet-inspect compare resnet34:shortcut=A resnet34:shortcut=C
+
+      resnet-inspect compare base.toml pr.toml --format markdown -o comment.md
+
+      resnet-inspect compare resnet50 resnext50_32x4d --format json
+    """
+    from ..compare import compare as diff
+    from ..counts import analyze
+    from ..report import compare as report
+
+    problems: list[str] = []
+    resolved = []
+    for text in (spec_a, spec_b):
+        try:
+            resolved.append(load_spec(text, shortcut, stride_in, input_size, num_classes))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError("; ".join(problems), problems=problems)
+    a, b = resolved
+    label_a, label_b = a.name, b.name
+    if label_a == label_b and spec_a.strip() != spec_b.strip():
+        label_a, label_b = spec_a.strip(), spec_b.strip()
+    result = diff(analyze(a), analyze(b), label_a, label_b)
+    emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.compare_docs(result, all_blocks))
+
+
+def _limit_option(name: str, what: str) -> Any:
+    return typer.Option(name, help=f"Fail when {what} exceed N (26M, 4.2G, 1_000, 25557032).", metavar="N", rich_help_panel="Limits")
+
+
+@handle_errors
+@every_problem
+def check(
+    spec: Annotated[Optional[str], typer.Argument(metavar="[SPEC]", help="The network to check; leave out to check every spec named in --budget.", show_default=False)] = None,
+    max_params: Annotated[Optional[str], _limit_option("--max-params", "parameters")] = None,
+    max_macs: Annotated[Optional[str], _limit_option("--max-macs", "multiply-adds")] = None,
+    max_activations: Annotated[Optional[str], _limit_option("--max-activations", "activations (output elements of all layers)")] = None,
+    max_projections: Annotated[Optional[str], _limit_option("--max-projections", "projection shortcuts (blocks with a 1x1 conv shortcut)")] = None,
+    budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits and optional [specs.NAME] tables.", dir_okay=True)] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Check networks against budgets: exit 0 within, 1 over (one line per exceeded limit on stderr), 2 bad input.
+
+    The report (every limit, value and headroom) goes to stdout or --output; each exceeded limit
+    is also one 'over budget:' line on stderr. Flags override the budget file's limits.
+
+    Examples:
+
+      resnet-inspect check resnet50 --max-params 26M --max-macs 4.2G
+
+      resnet-inspect check net.toml --budget budget.toml
+
+      resnet-inspect check --budget budget.toml --format json
+    """
+    from ..budget import Limits, load_budget, parse_limit
+    from ..budget import check as check_one
+    from ..counts import analyze
+    from ..errors import UsageError
+
+    flags: dict[str, int] = {}
+    for key, raw in (("max_params", max_params), ("max_macs", max_macs),
+                     ("max_activations", max_activations), ("max_projections", max_projections)):
+        if raw is not None:
+            try:
+                flags[key] = parse_limit(f"--{key.replace('_', '-')}", raw)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+    cli_limits = Limits(**flags)
+
+    targets: list[tuple[str, str, Limits]] = []  # (label, SPEC, limits)
+    if budget is not None:
+        plan = load_budget(budget)
+        if spec is not None:
+            targets.append(("", spec, plan.defaults.merged(cli_limits)))
+        else:
+            if not plan.entries:
+                raise UsageError(
+                    f"{budget} names no specs: give a SPEC to check against its limits, or add [specs.NAME] tables with spec = SPEC"
+                )
+            targets.extend((e.name, e.spec, plan.limits_for(e).merged(cli_limits)) for e in plan.entries)
+    elif spec is not None:
+        targets.append(("", spec, cli_limits))
+    else:
+        raise UsageError("give a SPEC to check, or --budget FILE with [specs.NAME] tables; e.g. check resnet50 --max-params 26M")
+    for label, text, limits in targets:
+        if not limits:
+            raise UsageError(
+                f"no limits for {label or text}: give --max-params, --max-macs, --max-activations or --max-projections, "
+                "or max_* keys in a --budget file"
+            )
+
+    problems: list[str] = []
+    results = []
+    for label, text, limits in targets:
+        try:
+            resolved = load_spec(text, shortcut, stride_in, input_size, num_classes)
+        except SpecError as exc:
+            problems.extend(f"specs.{label}: {p}" if label else p for p in exc.problems)
+            continue
+        results.append(check_one(analyze(resolved), limits, label or resolved.name, text))
+    if problems:
+        raise SpecError("; ".join(problems), problems=problems)
+
+    from ..report.compare import budget_docs, budget_json
+
+    emit(fmt, output, data=lambda: budget_json(results), docs=lambda: budget_docs(results))
+    violations = [v for r in results for v in r.violations]
+    if violations:
+        sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("spec")(spec)
+    app.command("compare")(compare)
+    app.command("check")(check)

@@ -1,0 +1,423 @@
+"""Config files (TOML, YAML, JSON) -> ``ResNetSpec``, and a spec back to any of the three formats.
+
+A config file is a flat mapping of spec fields at the top level (no ``[spec]`` table), in one of
+two shapes:
+
+* **from a preset**: ``base = "resnet50"`` (a preset, optionally with inline overrides such as
+  ``"resnet34:shortcut=A"``) plus the fields that differ;
+* **complete**: every field of the spec (``name`` may be left out), which is what
+  ``resnet-inspect spec SPEC --format toml`` writes.
+
+``name`` defaults to the file's stem (``configs/net.toml`` -> ``net``).
+
+Loading never stops at the first mistake: a file with three mistakes raises one ``SpecError`` whose
+``problems`` lists all three, each as ``FILE[:LINE[:COL]]: message`` so a user (or an editor's
+problem matcher) can jump to it. Values pass through ``specio.coerce_field`` and the result through
+``spec.validate``, so a file accepts and rejects exactly what a SPEC string does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Final, Literal, NoReturn
+
+from .errors import SpecError
+from .spec import FIELD_NAMES, ResNetSpec, validate
+from .specio import coerce_field, is_config_path
+
+ConfigFormat = Literal["toml", "yaml", "json"]
+FORMATS: Final[tuple[ConfigFormat, ...]] = ("toml", "yaml", "json")
+SUFFIX_FORMAT: Final[dict[str, ConfigFormat]] = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+#: Largest config file read (a real one is a few hundred bytes); bigger files are refused unread.
+MAX_CONFIG_BYTES: Final = 1024 * 1024
+#: The keys a config file may hold: every spec field, plus ``base``.
+CONFIG_KEYS: Final = ("base", *FIELD_NAMES)
+#: Fields a complete file (one without ``base``) must give; ``name`` defaults to the file's stem.
+REQUIRED_WITHOUT_BASE: Final = tuple(n for n in FIELD_NAMES if n != "name")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a file, located as precisely as the parser allows."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def render(self, source: str) -> str:
+        where = source
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+def format_of(path: str | Path) -> ConfigFormat:
+    suffix = Path(path).suffix.lower()
+    try:
+        return SUFFIX_FORMAT[suffix]
+    except KeyError:
+        raise SpecError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml, .yml or .json") from None
+
+
+def _raise(source: str, problems: list[Problem]) -> NoReturn:
+    rendered = [p.render(source) for p in problems]
+    raise SpecError("; ".join(rendered), problems=rendered)
+
+
+_EXAMPLE: Final = 'write e.g. base = "resnet50" (see \'resnet-inspect spec resnet50 --format toml\')'
+
+
+def read_text(path: str | Path, what: str = "config file", example: str = _EXAMPLE) -> str:
+    """The file's text, or a ``SpecError`` saying why it cannot be a config file (missing, a
+    folder, too big, binary, not UTF-8, empty) and what to do instead."""
+    p = Path(path)
+    source = str(path)
+    if not p.exists():
+        raise SpecError(f"{source}: no such {what}; check the path (SPEC paths are relative to the current folder)")
+    if p.is_dir():
+        raise SpecError(f"{source}: is a folder, not a {what}; give the path of a .toml, .yaml or .json file")
+    if not p.is_file():
+        raise SpecError(f"{source}: is not a regular file; give the path of a .toml, .yaml or .json file")
+    try:
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise SpecError(
+                f"{source}: is {size:,} bytes, above the {MAX_CONFIG_BYTES:,}-byte limit for a {what}; "
+                "is it the right file?"
+            )
+        with p.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot be read ({exc.strerror or exc}); check its permissions") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise SpecError(f"{source}: is above the {MAX_CONFIG_BYTES:,}-byte limit for a {what}; is it the right file?")
+    if b"\x00" in data:
+        raise SpecError(f"{source}: is a binary file, not a {what}; give a text file in TOML, YAML or JSON")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"{source}:{line}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise SpecError(f"{source}: is empty; {example}")
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing: each parser returns the document and the line of each top-level key it can find.
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def _toml_loads(text: str) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10 only
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc.args[0]) if exc.args else str(exc)
+        m = _TOML_AT.search(msg)
+        if m:
+            raise _SyntaxProblem(Problem(f"invalid TOML: {msg[: m.start()]}", int(m.group(1)), int(m.group(2)))) from None
+        m = _TOML_END.search(msg)
+        if m:
+            line = text.count("\n") + (0 if text.endswith("\n") else 1)
+            raise _SyntaxProblem(Problem(f"invalid TOML: {msg[: m.start()]} at the end of the file", line)) from None
+        raise _SyntaxProblem(Problem(f"invalid TOML: {msg}")) from None
+
+
+class _SyntaxProblem(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _json_loads(text: str) -> Any:
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                duplicates.append(k)
+            out[k] = v
+        return out
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    try:
+        doc = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise _SyntaxProblem(Problem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+        raise _SyntaxProblem(Problem(f"invalid JSON: {exc}")) from None
+    if duplicates:
+        raise _SyntaxProblem(Problem(
+            f"key {duplicates[0]!r} is given twice; keep one",
+            _line_of_key(text, duplicates[0], "json", occurrence=2),
+        ))
+    return doc
+
+
+def _yaml_loads(text: str) -> tuple[Any, dict[str, int]]:
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[str, int] = {}
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in lines:
+                        raise _SyntaxProblem(Problem(
+                            f"key {key_node.value!r} is given twice (first on line {lines[key_node.value]}); keep one",
+                            key_node.start_mark.line + 1,
+                        ))
+                    lines[key_node.value] = key_node.start_mark.line + 1
+        return loader.construct_document(node), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        parts = [p for p in (exc.context, exc.problem) if p]
+        message = "invalid YAML: " + ", ".join(parts)
+        if mark is None:
+            raise _SyntaxProblem(Problem(message)) from None
+        raise _SyntaxProblem(Problem(message, mark.line + 1, mark.column + 1)) from None
+    except yaml.YAMLError as exc:
+        raise _SyntaxProblem(Problem(f"invalid YAML: {exc}")) from None
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise _SyntaxProblem(Problem(f"invalid YAML: {exc}")) from None
+    finally:
+        loader.dispose()
+
+
+def _line_of_key(text: str, key: str, fmt: ConfigFormat, occurrence: int = 1) -> int | None:
+    """Best-effort line of a top-level ``key`` in TOML or JSON text (their parsers keep no marks)."""
+    k = re.escape(key)
+    json_key = rf'"{k}"\s*:'
+    toml_key = rf"""^[ \t]*(?:{k}|"{k}"|'{k}')[ \t]*="""
+    pattern = re.compile(json_key) if fmt == "json" else re.compile(toml_key, re.MULTILINE)
+    for i, m in enumerate(pattern.finditer(text), start=1):
+        if i == occurrence:
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
+def parse_document(text: str, fmt: ConfigFormat) -> tuple[Any, dict[str, int]]:
+    """``(document, {top-level key: line})``; a syntax error raises ``_SyntaxProblem``."""
+    try:
+        if fmt == "yaml":
+            return _yaml_loads(text)
+        doc = _toml_loads(text) if fmt == "toml" else _json_loads(text)
+    except RecursionError:
+        raise _SyntaxProblem(Problem(f"invalid {fmt.upper()}: values are nested too deeply")) from None
+    lines: dict[str, int] = {}
+    if isinstance(doc, dict):
+        for key in doc:
+            if isinstance(key, str):
+                line = _line_of_key(text, key, fmt)
+                if line is not None:
+                    lines[key] = line
+    return doc, lines
+
+
+def read_document(path: str | Path, what: str = "config file",
+                  example: str = _EXAMPLE) -> tuple[dict[str, Any], dict[str, int]]:
+    """A config-like file as a top-level mapping plus key lines; ``SpecError`` for anything else.
+
+    Shared with ``budget`` so budget files get the same reading, limits and messages.
+    """
+    source = str(path)
+    fmt = format_of(path)
+    text = read_text(path, what, example)
+    try:
+        doc, lines = parse_document(text, fmt)
+    except _SyntaxProblem as exc:
+        _raise(source, [exc.problem])
+    if doc is None or doc == {}:
+        raise SpecError(f"{source}: has no keys; {example}")
+    if not isinstance(doc, dict):
+        kind = type(doc).__name__.replace("str", "a string").replace("list", "a list")
+        raise SpecError(
+            f"{source}: the top level is {kind}, not a mapping of KEY: VALUE; {example}"
+        )
+    return doc, lines
+
+
+# --------------------------------------------------------------------------------------------
+# Document -> spec
+
+
+def unknown_key(key: object, allowed: tuple[str, ...]) -> str:
+    """``unknown key 'shortcutt': did you mean shortcut? valid keys are ...`` (the same wording as
+    ``specio.unknown_key_message``, over the keys this file may hold)."""
+    if not isinstance(key, str):
+        return f"key {key!r} is not a name; valid keys are {', '.join(allowed)}"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown key {key!r}: {hint}valid keys are {', '.join(allowed)}"
+
+
+_FIELD_IN_MESSAGE = re.compile(r"^(\w+)")
+_WORDS = re.compile(r"[A-Za-z_]\w*")
+
+
+def spec_from_document(doc: Mapping[Any, Any], source: str, lines: Mapping[str, int] | None = None,
+                       default_name: str = "custom") -> ResNetSpec:
+    """Resolve a parsed document (see the module docstring for its two shapes) into a spec,
+    raising one ``SpecError`` with every problem found."""
+    lines = dict(lines or {})
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    base_spec: ResNetSpec | None = None
+
+    for key, raw in doc.items():
+        line = lines.get(key) if isinstance(key, str) else None
+        if key == "base":
+            base_spec = _resolve_base(raw, problems, line)
+            continue
+        if key not in FIELD_NAMES:
+            problems.append(Problem(unknown_key(key, CONFIG_KEYS), line))
+            continue
+        try:
+            values[key] = coerce_field(key, raw)
+        except SpecError as exc:
+            problems.extend(Problem(m, line) for m in exc.problems)
+
+    bad_type = {k for k in doc if isinstance(k, str) and k in FIELD_NAMES and k not in values}
+    missing: list[str] = []
+    if "base" not in doc:
+        missing = [k for k in REQUIRED_WITHOUT_BASE if k not in doc]
+        if missing:
+            problems.append(Problem(
+                f"missing keys {', '.join(missing)}: a file without 'base' must give every field; "
+                "add them, or start from a preset with base = \"resnet50\" (or another preset)"
+            ))
+    values.setdefault("name", default_name)
+
+    # Validate what we have, filling gaps from the base (or the defaults) and skipping problems
+    # about fields that are missing or already reported, so one mistake is reported once.
+    start = base_spec if base_spec is not None else _unvalidated_default()
+    skip = set(missing) | bad_type
+    if "base" in doc and base_spec is None:
+        skip |= set(FIELD_NAMES) - set(values)
+    candidate = _unchecked_replace(start, values)
+    for message in validate(candidate):
+        mentioned = set(_WORDS.findall(message))
+        if mentioned & skip:
+            continue
+        m = _FIELD_IN_MESSAGE.match(message)
+        field = m.group(1) if m else ""
+        problems.append(Problem(message, lines.get(field)))
+
+    if problems:
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        _raise(source, problems)
+    return replace(start, **values)
+
+
+def _unvalidated_default() -> ResNetSpec:
+    return ResNetSpec()
+
+
+def _unchecked_replace(spec: ResNetSpec, values: Mapping[str, Any]) -> ResNetSpec:
+    """A spec with ``values`` set *without* running validation, so ``validate`` can list every
+    problem instead of ``__post_init__`` raising at the first construction."""
+    obj = object.__new__(ResNetSpec)
+    for f in fields(ResNetSpec):
+        object.__setattr__(obj, f.name, values.get(f.name, getattr(spec, f.name)))
+    return obj
+
+
+def _resolve_base(raw: object, problems: list[Problem], line: int | None) -> ResNetSpec | None:
+    from .specio import parse_spec
+
+    if not isinstance(raw, str) or not raw.strip():
+        problems.append(Problem(f"base={raw!r} must be a preset name such as \"resnet50\" (run 'resnet-inspect presets')", line))
+        return None
+    if is_config_path(raw):
+        problems.append(Problem(
+            f"base={raw!r} names a file; base must be a preset (optionally with overrides, e.g. \"resnet34:shortcut=A\"), "
+            "not another config file",
+            line,
+        ))
+        return None
+    try:
+        return parse_spec(raw)
+    except SpecError as exc:
+        problems.extend(Problem(f"base: {m}", line) for m in exc.problems)
+        return None
+
+
+def load_config(path: str | Path) -> ResNetSpec:
+    """The spec a config file describes; ``SpecError`` listing every problem otherwise."""
+    doc, lines = read_document(path)
+    return spec_from_document(doc, str(path), lines, default_name=Path(path).stem or "custom")
+
+
+# --------------------------------------------------------------------------------------------
+# Spec -> text
+
+
+_HEADER: Final = (
+    "A complete resnet-inspect spec: every field is listed, so loading it needs no preset.",
+    "Use it wherever a SPEC is accepted, e.g.: resnet-inspect summary net.toml",
+)
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def dump_spec(spec: ResNetSpec, fmt: ConfigFormat) -> str:
+    """Every field of ``spec`` in ``fmt``; ``load_config`` of the text gives ``spec`` back."""
+    data = spec.to_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    header = "".join(f"# {line}\n" for line in _HEADER)
+    if fmt == "toml":
+        return header + "".join(f"{k} = {_toml_value(v)}\n" for k, v in data.items())
+    if fmt == "yaml":
+        import yaml
+
+        body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
+        return header + body
+    raise SpecError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,276 @@
+"""The ``compare`` report: tables (terminal, Markdown for a pull-request comment, CSV) and JSON.
+
+Formatting only: every number comes from ``resnet_inspect.compare.Comparison``. Differences are
+B - A and relative changes are relative to A, as there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ..budget import LIMITS, CheckResult
+from ..compare import BlockDiff, Comparison, Delta, Metrics
+from ..units import human, signed_human
+from .style import CONVENTION, SHORTCUT_LABELS
+from .summary import shape_text
+from .tables import Cell, Column, Row, TableDoc, cell
+
+SCHEMA_VERSION: Final = 1
+
+
+def relative_text(d: Delta) -> str:
+    """``+5.1%``, ``-100.0%``, ``0.0%``; ``new`` when A is 0 and B is not."""
+    rel = d.relative
+    if rel is None:
+        return "new"
+    if rel == 0:
+        return "0.0%"
+    return f"{100.0 * rel:+.1f}%"
+
+
+def _delta_json(d: Delta) -> dict[str, Any]:
+    return {"a": d.a, "b": d.b, "diff": d.diff, "relative": d.relative}
+
+
+def _metrics_json(m: Metrics) -> dict[str, Any]:
+    return {
+        "params": _delta_json(m.params), "macs": _delta_json(m.macs), "activations": _delta_json(m.activations),
+        "shortcut_params": _delta_json(m.shortcut_params), "shortcut_macs": _delta_json(m.shortcut_macs),
+    }
+
+
+def _shape_json(shape: tuple[int, int, int] | None) -> list[int] | None:
+    return list(shape) if shape is not None else None
+
+
+def to_json(c: Comparison) -> dict[str, Any]:
+    """The ``compare --format json`` document: every difference as ``{a, b, diff, relative}``
+    (``relative`` is ``(b - a) / a``, ``null`` when a is 0 and b is not)."""
+    t = c.totals
+    blocks = None
+    if c.blocks is not None:
+        blocks = [
+            {
+                "name": b.name, "stage": b.stage, "index": b.index, "changed": b.changed(),
+                "shortcut": {"a": b.shortcut_a, "b": b.shortcut_b},
+                "out_shape": {"a": list(b.out_shape_a), "b": list(b.out_shape_b)},
+                **_metrics_json(b.metrics),
+            }
+            for b in c.blocks
+        ]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "a": {"label": c.label_a, "spec": c.a.spec.to_dict()},
+        "b": {"label": c.label_b, "spec": c.b.spec.to_dict()},
+        "totals": {
+            **_metrics_json(t.metrics),
+            "flops": _delta_json(Delta(c.a.total.flops, c.b.total.flops)),
+            "blocks": _delta_json(t.blocks), "depth": _delta_json(t.depth),
+            "projections": _delta_json(t.projections),
+            "shortcuts": {k: _delta_json(d) for k, d in t.shortcuts},
+        },
+        "stages": [
+            {
+                "stage": s.stage, "in_a": s.in_a, "in_b": s.in_b, "blocks": _delta_json(s.blocks),
+                **_metrics_json(s.metrics),
+                "shortcuts": {k: _delta_json(d) for k, d in s.shortcuts},
+                "out_shape": {"a": _shape_json(s.out_shape_a), "b": _shape_json(s.out_shape_b)},
+            }
+            for s in c.stages
+        ],
+        "blocks_aligned": c.aligned,
+        "alignment": c.alignment,
+        "blocks": blocks,
+    }
+
+
+def _num(value: int) -> Cell:
+    return cell(human(value), value)
+
+
+def _diff(d: Delta) -> Cell:
+    return cell(signed_human(d.diff), d.diff)
+
+
+def _rel(d: Delta) -> Cell:
+    return cell(relative_text(d), d.relative)
+
+
+def _change_markup(d: Delta) -> str | None:
+    if d.diff == 0:
+        return None
+    colour = "red" if d.diff > 0 else "green"
+    return f"[{colour}]{signed_human(d.diff)}[/]"
+
+
+def _diff_coloured(d: Delta) -> Cell:
+    return Cell(signed_human(d.diff), d.diff, _change_markup(d))
+
+
+_TOTAL_COLUMNS: Final = (
+    Column("", "metric"), Column("A", "a", "right"), Column("B", "b", "right"),
+    Column("B - A", "diff", "right"), Column("change", "relative", "right"),
+)
+
+
+def totals_table(c: Comparison) -> TableDoc:
+    t = c.totals
+    m = t.metrics
+    rows: list[Row] = []
+
+    def add(label: str, d: Delta, exact: bool = False, rule: bool = False) -> None:
+        a = cell(d.a, d.a) if exact else _num(d.a)
+        b = cell(d.b, d.b) if exact else _num(d.b)
+        diff = cell(f"{d.diff:+d}" if d.diff else "0", d.diff) if exact else _diff_coloured(d)
+        rows.append(Row((cell(label), a, b, diff, _rel(d)), rule_before=rule, kind="metric"))
+
+    add("params", m.params)
+    add("MACs", m.macs)
+    add("activations", m.activations)
+    add("shortcut params", m.shortcut_params, rule=True)
+    add("shortcut MACs", m.shortcut_macs)
+    add("blocks", t.blocks, exact=True, rule=True)
+    add("depth (weighted layers)", t.depth, exact=True)
+    for kind, d in t.shortcuts:
+        add(f"shortcuts: {SHORTCUT_LABELS[kind]}", d, exact=True)
+    if any(kind == "avgpool_projection" for kind, _ in t.shortcuts):
+        add("shortcuts: all projections", t.projections, exact=True)
+    notes = (
+        f"A = {c.label_a}; B = {c.label_b}. Differences are B - A; change is relative to A.",
+        CONVENTION,
+    )
+    return TableDoc(f"compare: {c.label_a} → {c.label_b}", _TOTAL_COLUMNS, tuple(rows), notes)
+
+
+_STAGE_COLUMNS: Final = (
+    Column("stage", "stage"), Column("blocks", "blocks"),
+    Column("params A", "params_a", "right"), Column("params B", "params_b", "right"),
+    Column("Δ params", "params_diff", "right"), Column("Δ params %", "params_relative", "right"),
+    Column("MACs A", "macs_a", "right"), Column("MACs B", "macs_b", "right"),
+    Column("Δ MACs", "macs_diff", "right"), Column("Δ MACs %", "macs_relative", "right"),
+    Column("Δ activations", "activations_diff", "right"),
+    Column("shortcuts A → B", "shortcuts"),
+)
+
+
+def _kinds_text(pairs: tuple[tuple[str, Delta], ...], side: str) -> str:
+    parts = [f"{getattr(d, side)} {SHORTCUT_LABELS[k]}" for k, d in pairs if getattr(d, side)]
+    return ", ".join(parts) or "-"
+
+
+def stages_table(c: Comparison) -> TableDoc:
+    rows = []
+    for s in c.stages:
+        m = s.metrics
+        if s.in_a and s.in_b:
+            blocks = f"{s.blocks.a} → {s.blocks.b}" if s.blocks.diff else str(s.blocks.a)
+        else:
+            blocks = f"{s.blocks.a} (A only)" if s.in_a else f"{s.blocks.b} (B only)"
+        kinds_a, kinds_b = _kinds_text(s.shortcuts, "a"), _kinds_text(s.shortcuts, "b")
+        kinds = kinds_a if kinds_a == kinds_b else f"{kinds_a} → {kinds_b}"
+        rows.append(Row((
+            cell(f"layer{s.stage}", s.stage), cell(blocks),
+            _num(m.params.a), _num(m.params.b), _diff_coloured(m.params), _rel(m.params),
+            _num(m.macs.a), _num(m.macs.b), _diff_coloured(m.macs), _rel(m.macs),
+            _diff(m.activations), cell(kinds),
+        ), kind="stage_diff"))
+    return TableDoc("per stage", _STAGE_COLUMNS, tuple(rows), (c.alignment[:1].upper() + c.alignment[1:] + ".",))
+
+
+_BLOCK_COLUMNS: Final = (
+    Column("block", "name"), Column("shortcut A → B", "shortcut"), Column("out shape A → B", "out_shape"),
+    Column("Δ params", "params_diff", "right"), Column("Δ shortcut params", "shortcut_params_diff", "right"),
+    Column("Δ MACs", "macs_diff", "right"), Column("Δ MACs %", "macs_relative", "right"),
+    Column("Δ activations", "activations_diff", "right"),
+)
+
+
+def _arrow(a: str, b: str) -> str:
+    return a if a == b else f"{a} → {b}"
+
+
+def _block_row(b: BlockDiff) -> Row:
+    m = b.metrics
+    return Row((
+        cell(b.name),
+        cell(_arrow(SHORTCUT_LABELS[b.shortcut_a], SHORTCUT_LABELS[b.shortcut_b])),
+        cell(_arrow(shape_text(b.out_shape_a), shape_text(b.out_shape_b))),
+        _diff_coloured(m.params), _diff(m.shortcut_params), _diff_coloured(m.macs), _rel(m.macs), _diff(m.activations),
+    ), kind="block_diff")
+
+
+def blocks_table(c: Comparison, all_blocks: bool = False) -> TableDoc | None:
+    """Per-block differences (only the blocks that changed unless ``all_blocks``); ``None`` when
+    the layouts do not align."""
+    if c.blocks is None:
+        return None
+    changed = [b for b in c.blocks if b.changed()]
+    shown = list(c.blocks) if all_blocks else changed
+    unchanged = len(c.blocks) - len(changed)
+    if all_blocks:
+        note = f"{len(changed)} of {len(c.blocks)} blocks differ."
+    elif not changed:
+        note = f"All {len(c.blocks)} blocks are the same in A and B."
+    else:
+        note = f"{len(changed)} of {len(c.blocks)} blocks differ; the {unchanged} unchanged ones are left out (--all-blocks lists them)."
+        if unchanged == 0:
+            note = f"All {len(c.blocks)} blocks differ."
+    return TableDoc("per block", _BLOCK_COLUMNS, tuple(_block_row(b) for b in shown), (note,))
+
+
+def compare_docs(c: Comparison, all_blocks: bool = False) -> list[TableDoc]:
+    docs = [totals_table(c), stages_table(c)]
+    blocks = blocks_table(c, all_blocks)
+    if blocks is not None:
+        docs.append(blocks)
+    return docs
+
+
+# --------------------------------------------------------------------------------------------
+# ``check``: budgets (kept here, beside ``compare``, as both are the CI-facing reports).
+
+
+def budget_json(results: Sequence[CheckResult]) -> dict[str, Any]:
+    """The ``check --format json`` document: ``ok`` overall, and per spec its values, limits and
+    violations (``excess`` = value - limit)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ok": all(r.ok for r in results),
+        "results": [
+            {
+                "name": r.label, "spec": r.spec_text, "ok": r.ok, "values": dict(r.values),
+                "limits": r.limits.to_dict(),
+                "violations": [
+                    {"limit": v.key, "metric": v.metric, "value": v.value, "max": v.limit, "excess": v.excess}
+                    for v in r.violations
+                ],
+            }
+            for r in results
+        ],
+    }
+
+
+_BUDGET_COLUMNS: Final = (
+    Column("spec", "name"), Column("limit", "limit"), Column("value", "value", "right"),
+    Column("max", "max", "right"), Column("headroom", "headroom", "right"), Column("used", "used", "right"),
+    Column("status", "status"),
+)
+
+
+def budget_docs(results: Sequence[CheckResult]) -> list[TableDoc]:
+    rows: list[Row] = []
+    for i, r in enumerate(results):
+        for j, (key, limit) in enumerate(r.limits.items()):
+            value = r.values[LIMITS[key]]
+            over = value > limit
+            used = f"{100.0 * value / limit:.1f}%" if limit else ("-" if value == 0 else "∞")
+            status = Cell("OVER" if over else "ok", "over" if over else "ok", "[bold red]OVER[/]" if over else "[green]ok[/]")
+            rows.append(Row((
+                cell(r.label if j == 0 else "", r.label), cell(key), _num(value), _num(limit),
+                cell(signed_human(limit - value), limit - value), cell(used, round(value / limit, 6) if limit else None), status,
+            ), rule_before=i > 0 and j == 0, kind="limit"))
+    exceeded = sum(len(r.violations) for r in results)
+    verdict = "within budget" if not exceeded else f"{exceeded} limit{'s' if exceeded != 1 else ''} exceeded"
+    notes = (f"{verdict}. headroom = max - value (negative: over budget).", CONVENTION)
+    return [TableDoc("budget", _BUDGET_COLUMNS, tuple(rows), notes)]
