@@ -213,7 +213,7 @@ def _line_of_key(text: str, key: str, fmt: ConfigFormat, occurrence: int = 1) ->
     """Best-effort line of a top-level ``key`` in TOML or JSON text (their parsers keep no marks)."""
     k = re.escape(key)
     json_key = rf'"{k}"\s*:'
-    toml_key = rf"""^[ \t]*(?:{k}|"{k}"|'{k}')[ \t]*="""
+    toml_key = rf"""^[ \t]*(?:(?:{k}|"{k}"|'{k}')[ \t]*=|\[\[?[ \t]*(?:{k}|"{k}"|'{k}')[ \t]*[\].])"""
     pattern = re.compile(json_key) if fmt == "json" else re.compile(toml_key, re.MULTILINE)
     for i, m in enumerate(pattern.finditer(text), start=1):
         if i == occurrence:
@@ -295,7 +295,14 @@ def spec_from_document(doc: Mapping[Any, Any], source: str, lines: Mapping[str, 
             base_spec = _resolve_base(raw, problems, line)
             continue
         if key not in FIELD_NAMES:
-            problems.append(Problem(unknown_key(key, CONFIG_KEYS), line))
+            if isinstance(raw, Mapping):
+                problems.append(Problem(
+                    f"{key!r} is a table; write the spec fields at the top level of the file, not in a table "
+                    f"(valid keys are {', '.join(CONFIG_KEYS)})",
+                    line,
+                ))
+            else:
+                problems.append(Problem(unknown_key(key, CONFIG_KEYS), line))
             continue
         try:
             values[key] = coerce_field(key, raw)
@@ -304,9 +311,10 @@ def spec_from_document(doc: Mapping[Any, Any], source: str, lines: Mapping[str, 
 
     bad_type = {k for k in doc if isinstance(k, str) and k in FIELD_NAMES and k not in values}
     missing: list[str] = []
+    tables = any(isinstance(v, Mapping) and k not in FIELD_NAMES for k, v in doc.items())
     if "base" not in doc:
         missing = [k for k in REQUIRED_WITHOUT_BASE if k not in doc]
-        if missing:
+        if missing and not tables:  # a misplaced table is the one thing to fix first
             problems.append(Problem(
                 f"missing keys {', '.join(missing)}: a file without 'base' must give every field; "
                 "add them, or start from a preset with base = \"resnet50\" (or another preset)"

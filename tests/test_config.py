@@ -163,6 +163,7 @@ MALFORMED: list[tuple[str, tuple[str, ...], str | None]] = [
     ("duplicate_key.json", ("key 'input_size' is given twice",), "duplicate_key.json:4:"),
     ("two_documents.yaml", ("single document",), "two_documents.yaml:2:"),
     ("bad_shortcut.toml", ("shortcut='E' is not allowed", "A, B, C, D, none"), "bad_shortcut.toml:2:"),
+    ("nested_table.toml", ("'spec' is a table", "at the top level"), "nested_table.toml:1:"),
     ("several_problems.toml", ("stride_in='2x2'", "num_classes=-10", "did you mean width_per_group?"), "several_problems.toml:2:"),
 ]
 

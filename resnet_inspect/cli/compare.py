@@ -70,8 +70,7 @@ def spec(
 ) -> None:
     """Print the fully resolved spec (every field) as a config file to start from or to check.
 
-    The output loads back to the same spec, so it is a starting point for a config file kept in a
-    repository.
+    The output loads back to the same spec, so it is a starting point for a config file kept in a repository.
 
     Examples:
 
@@ -109,8 +108,7 @@ def compare(
 ) -> None:
     """Differences between two networks (B - A): totals, per stage, and per block where the layouts align.
 
-    Each SPEC is a preset with optional overrides or a config file; override flags apply to both.
-    Exits 0 whatever the differences (use 'check' to fail on a budget).
+    Each SPEC is a preset with optional overrides or a config file; override flags apply to both. Exits 0 whatever the differences (use 'check' to fail on a budget).
 
     Examples:
 
@@ -153,7 +151,7 @@ def check(
     max_macs: Annotated[Optional[str], _limit_option("--max-macs", "multiply-adds")] = None,
     max_activations: Annotated[Optional[str], _limit_option("--max-activations", "activations (output elements of all layers)")] = None,
     max_projections: Annotated[Optional[str], _limit_option("--max-projections", "projection shortcuts (blocks with a 1x1 conv shortcut)")] = None,
-    budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits and optional [specs.NAME] tables.", dir_okay=True)] = None,
+    budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits and optional specs.NAME tables (see docs/ci.md).", dir_okay=True)] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
@@ -163,8 +161,7 @@ def check(
 ) -> None:
     """Check networks against budgets: exit 0 within, 1 over (one line per exceeded limit on stderr), 2 bad input.
 
-    The report (every limit, value and headroom) goes to stdout or --output; each exceeded limit
-    is also one 'over budget:' line on stderr. Flags override the budget file's limits.
+    The report (every limit, value and headroom) goes to stdout or --output; each exceeded limit is also one 'over budget:' line on stderr. Flags override the budget file's limits.
 
     Examples:
 
