@@ -430,6 +430,8 @@ def recover(
         else:
             raise SpecError(f"the architecture in the checkpoint is not a valid spec: {exc}") from None
 
+    if layout == "timm-resnetv2" and spec.shortcut == "D":
+        seen = _shift_downsample(seen)  # timm's DownsampleAvg: pool, conv, norm -> our indices 0, 1, 2
     extra, missing, mapped_params = _compare(spec, seen)
     unmapped.extend(extra)
     checkpoint_params = sum(_numel(s) for k, s in all_shapes.items() if _param_kind(k) == "param")
@@ -464,6 +466,14 @@ def _canonicalise(stripped: Mapping[str, str], shapes: Mapping[str, Shape]) -> t
     return layout, _Seen(canon, original), unmapped
 
 
+def _shift_downsample(seen: _Seen) -> _Seen:
+    def shift(key: str) -> str:
+        m = re.match(r"^(layer\d+\.\d+\.downsample\.)(\d)(\..+)$", key)
+        return f"{m.group(1)}{int(m.group(2)) + 1}{m.group(3)}" if m else key
+
+    return _Seen({shift(k): v for k, v in seen.shapes.items()}, {shift(k): o for k, o in seen.original.items()})
+
+
 def _shortcut_option(units: Sequence[BlockShortcut], layout: str) -> tuple[str, str]:
     """The one shortcut option that explains where projections are, and why."""
     proj = [u for u in units if u.seen != "no weights"]
@@ -473,12 +483,12 @@ def _shortcut_option(units: Sequence[BlockShortcut], layout: str) -> tuple[str, 
         if changes:
             return "A", "no shortcut weights, shapes change at " + _names(changes) + ": zero-pad or none"
         return "B", "no shortcut weights and no shape changes: identity"
-    if len(proj) == len(units):
-        return "C", "a projection on every unit"
-    if {u.name for u in proj} == {u.name for u in changes}:
-        if avg:
+    if {u.name for u in proj} == {u.name for u in changes}:  # checked first: with every unit
+        if avg:  # changing shape, B/D explain the weights as well as C, with less
             return "D", "projections after an average pool (downsample.1/.2) where shapes change"
         return "B", "projections (downsample.0) exactly where shapes change"
+    if len(proj) == len(units):
+        return "C", "a projection on every unit"
     return ("D" if avg else "B"), (
         "projections at " + _names(proj) + " do not match one option (shapes change at "
         + _names(changes) + "); the closest is used"
