@@ -35,7 +35,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def built(name: str) -> tuple[dict[str, tuple[int, ...]], int]:
     """State-dict shapes and the parameter count of the preset's built module."""
     from resnet_inspect.builder import build_model
