@@ -298,3 +298,23 @@ def test_module_callable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_help_says_callables_run_user_code() -> None:
     code, out, _ = run("inspect", "--help")
     assert code == 0 and "runs your code" in out.replace("\n", " ").lower() and "Examples" in out
+
+
+def test_safetensors_inspect_never_imports_torch(tmp_path: Path) -> None:
+    """The header is enough: inspecting a .safetensors file loads neither torch nor tensor data."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "r18.safetensors"
+    save_safetensors(path, built("resnet18")[0])
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from resnet_inspect.cli import app\n"
+        f"r = CliRunner().invoke(app, ['inspect', {str(path)!r}, '-f', 'json'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print('torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
