@@ -34,6 +34,7 @@ lint: $(VENV)/.dev-ok
 	$(VENV)/bin/mypy resnet_inspect
 
 bench: $(VENV)/.dev-ok
+	$(PIP) -e '.[dev,bench]'
 	$(PY) benchmarks/run.py
 
 clean:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from .. import __version__
-from ..errors import ResnetInspectError
+from ..errors import ResnetInspectError, SpecError
 
 app = typer.Typer(
     name="resnet-inspect",
@@ -117,6 +117,11 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except SpecError as exc:
+            # A config file with several mistakes gets one line per mistake, so all are fixed at once.
+            for problem in exc.problems[:-1]:
+                sys.stderr.write("error: " + problem.replace("\n", " ") + "\n")
+            raise fail(exc.problems[-1].replace("\n", " "), exc.exit_code) from None
         except ResnetInspectError as exc:
             message = str(exc).replace("\n", " ")
             raise fail(message, exc.exit_code) from None

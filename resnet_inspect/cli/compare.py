@@ -8,11 +8,9 @@ log shows everything to fix at once.
 from __future__ import annotations
 
 import enum
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -31,25 +29,6 @@ from .common import (
     load_spec,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def every_problem(fn: F) -> F:
-    """Print each problem of a multi-problem ``SpecError`` on its own ``error:`` line (exit 2);
-    single problems and other errors go to the shared one-line handler."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SpecError as exc:
-            if len(exc.problems) <= 1:
-                raise
-            sys.stderr.write("".join(f"error: {p.replace(chr(10), ' ')}\n" for p in exc.problems))
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 class SpecFormat(str, enum.Enum):
     toml = "toml"
@@ -58,7 +37,6 @@ class SpecFormat(str, enum.Enum):
 
 
 @handle_errors
-@every_problem
 def spec(
     spec: SpecArg,
     fmt: Annotated[SpecFormat, typer.Option("--format", "-f", case_sensitive=False, help="File format to print.")] = SpecFormat.toml,
@@ -94,7 +72,6 @@ def spec(
 
 
 @handle_errors
-@every_problem
 def compare(
     spec_a: Annotated[str, typer.Argument(metavar="SPEC_A", help="The reference network (e.g. the base branch's config).", show_default=False)],
     spec_b: Annotated[str, typer.Argument(metavar="SPEC_B", help="The network compared with it (e.g. the pull request's config).", show_default=False)],
@@ -144,7 +121,6 @@ def _limit_option(name: str, what: str) -> Any:
 
 
 @handle_errors
-@every_problem
 def check(
     spec: Annotated[Optional[str], typer.Argument(metavar="[SPEC]", help="The network to check; leave out to check every spec named in --budget.", show_default=False)] = None,
     max_params: Annotated[Optional[str], _limit_option("--max-params", "parameters")] = None,

@@ -99,9 +99,8 @@ def to_markdown(doc: TableDoc) -> str:
         if row.kind in ("stage", "total"):
             texts = [f"**{t}**" if t else t for t in texts]
         lines.append("| " + " | ".join(texts) + " |")
-    if doc.notes:
-        lines.append("")
-        lines.extend(f"_{esc(n)}_" if n else "" for n in doc.notes)
+    for note in doc.notes:  # one paragraph per note
+        lines += ["", f"_{esc(note)}_"]
     return "\n".join(lines) + "\n"
 
 

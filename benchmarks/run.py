@@ -1,0 +1,215 @@
+"""`make bench`: how fast and small `resnet-inspect summary` is, against fvcore and torchinfo counting
+the same built model, all measured in this one run on this machine.
+
+Each case runs as a whole process (what a user or a CI job pays), timed by wall clock, with the peak
+resident memory of that process from ``os.wait4``. Baselines:
+- floor: ``python -c "import typer, rich"`` (any Typer + rich CLI pays this),
+- fvcore: import torch, build our module for the same spec (no random init), ``FlopCountAnalysis(...).total()``,
+- torchinfo: the same module through ``torchinfo.summary``.
+Results go to stdout and to docs/performance.md (``--no-write`` to skip). torchinfo is installed by
+`make bench` only (the ``bench`` extra), never by the tests.
+
+Goals (issue 9): summary <= 0.25 s for resnet152; >= 6x faster than fvcore on the same net;
+10,000 blocks within 1 s; peak RSS under 60 MB for summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+CASES = {
+    "resnet18": "resnet18",
+    "resnet50": "resnet50",
+    "resnet152": "resnet152",
+    "cifar 1,000 blocks": "cifar_resnet20:layers=334-333-333",
+    "cifar 10,000 blocks": "cifar_resnet20:layers=3334-3333-3333",
+}
+
+FVCORE = """
+import sys, warnings, logging
+logging.disable(logging.WARNING); warnings.filterwarnings("ignore")
+import torch
+from fvcore.nn import FlopCountAnalysis
+from resnet_inspect import parse_spec
+from resnet_inspect.builder import build_for_counting
+spec = parse_spec(sys.argv[1])
+model = build_for_counting(spec).eval()
+x = torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size)
+flops = FlopCountAnalysis(model, x)
+flops.unsupported_ops_warnings(False); flops.uncalled_modules_warnings(False)
+print(int(flops.total()))
+"""
+
+TORCHINFO = """
+import sys, torch
+from torchinfo import summary
+from resnet_inspect import parse_spec
+from resnet_inspect.builder import build_for_counting
+spec = parse_spec(sys.argv[1])
+model = build_for_counting(spec).eval()
+s = summary(model, input_size=(1, spec.in_channels, spec.input_size, spec.input_size), verbose=0, depth=3)
+print(s.total_mult_adds)
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    seconds: float  # median wall time
+    rss_mb: float  # peak resident set of the process
+    ok: bool
+    note: str = ""
+
+
+def run_once(cmd: list[str], timeout: float) -> tuple[float, float, bool, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    deadline = t0 + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            return timeout, 0.0, False, f"over {timeout:.0f} s"
+        time.sleep(0.002)
+    elapsed = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    ok = os.waitstatus_to_exitcode(status) == 0
+    return elapsed, usage.ru_maxrss / 1024, ok, "" if ok else err.strip().splitlines()[-1][:120] if err.strip() else "failed"
+
+
+def measure(cmd: list[str], repeat: int, timeout: float) -> Result:
+    run_once(cmd, timeout)  # warm the file cache
+    times, rss = [], []
+    for _ in range(repeat):
+        seconds, mb, ok, note = run_once(cmd, timeout)
+        if not ok:
+            return Result(seconds, mb, False, note)
+        times.append(seconds)
+        rss.append(mb)
+    return Result(statistics.median(times), max(rss), True)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="resnet-inspect summary vs fvcore vs torchinfo")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
+    parser.add_argument("--baseline-repeat", type=int, default=1, help="timed runs per fvcore/torchinfo case")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a baseline run is abandoned")
+    parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/performance.md")
+    args = parser.parse_args()
+
+    have_torchinfo = subprocess.run([PY, "-c", "import torchinfo"], capture_output=True).returncode == 0
+    floor = measure([PY, "-c", "import typer, rich"], args.repeat, args.timeout)
+    print(f"floor (import typer, rich): {floor.seconds:.3f} s, {floor.rss_mb:.0f} MB", flush=True)
+    rows = []
+    for label, spec in CASES.items():
+        ours = measure([PY, "-m", "resnet_inspect", "summary", spec, "--format", "json"], args.repeat, args.timeout)
+        fv = measure([PY, "-c", FVCORE, spec], args.baseline_repeat, args.timeout)
+        ti = (measure([PY, "-c", TORCHINFO, spec], args.baseline_repeat, args.timeout)
+              if have_torchinfo else Result(0, 0, False, "torchinfo not installed"))
+        rows.append((label, spec, ours, fv, ti))
+        print(f"{label:22s} summary {ours.seconds:6.3f} s {ours.rss_mb:5.0f} MB | "
+              f"fvcore {_fmt(fv)} ({_ratio(fv, ours)}) | torchinfo {_fmt(ti)} ({_ratio(ti, ours)})", flush=True)
+
+    goals = _goals(rows, floor)
+    print()
+    for line in goals:
+        print(line)
+    if not args.no_write:
+        text = _markdown(rows, floor, goals, args)
+        (ROOT / "docs" / "performance.md").write_text(text)
+        print("\nwrote docs/performance.md")
+    return 0
+
+
+def _fmt(r: Result) -> str:
+    return f"{r.seconds:6.2f} s {r.rss_mb:5.0f} MB" if r.ok else f"n/a ({r.note})"
+
+
+def _ratio(base: Result, ours: Result) -> str:
+    return f"{base.seconds / ours.seconds:.1f}x" if base.ok and ours.ok else "-"
+
+
+def _goals(rows: list[tuple[str, str, Result, Result, Result]], floor: Result) -> list[str]:
+    by = {label: (ours, fv) for label, _, ours, fv, _ in rows}
+    r152, fv152 = by["resnet152"]
+    deep, _ = by["cifar 10,000 blocks"]
+    speedups = [fv.seconds / ours.seconds for _, _, ours, fv, _ in rows if fv.ok]
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    return [
+        f"- summary resnet152: {r152.seconds:.3f} s (goal <= 0.25 s): {mark(r152.seconds <= 0.25)}",
+        f"- summary resnet152 / floor: {r152.seconds / floor.seconds:.2f}x (goal <= 2.5x): {mark(r152.seconds / floor.seconds <= 2.5)}",
+        f"- fvcore / summary, smallest over the cases fvcore finished: {min(speedups):.1f}x (goal >= 6x): {mark(min(speedups) >= 6)}"
+        if speedups else "- fvcore did not finish any case",
+        f"- summary of 10,000 blocks: {deep.seconds:.3f} s (goal <= 1 s): {mark(deep.seconds <= 1.0)}",
+        f"- peak RSS of summary, resnet152: {r152.rss_mb:.0f} MB; largest over all cases: "
+        f"{max(ours.rss_mb for _, _, ours, _, _ in rows):.0f} MB (goal < 60 MB): "
+        f"{mark(max(ours.rss_mb for _, _, ours, _, _ in rows) < 60)}",
+    ]
+
+
+def _markdown(rows: list[tuple[str, str, Result, Result, Result]], floor: Result, goals: list[str], args: argparse.Namespace) -> str:
+    lines = [
+        "# Performance",
+        "",
+        "<!-- written by `make bench` (benchmarks/run.py); edit the script, not this file -->",
+        "",
+        f"Measured {dt.date.today().isoformat()} on {machine()}.",
+        f"Command: `make bench` (`python benchmarks/run.py --repeat {args.repeat} --baseline-repeat {args.baseline_repeat}`).",
+        "Every figure is a whole process, wall clock (median of the runs) and its peak resident memory;",
+        "fvcore and torchinfo count the module our builder makes for the same spec, in the same run.",
+        "",
+        f"Floor (`python -c \"import typer, rich\"`): {floor.seconds:.3f} s, {floor.rss_mb:.0f} MB.",
+        "",
+        "| network | SPEC | summary | summary RSS | fvcore | fvcore / summary | torchinfo | torchinfo / summary |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, spec, ours, fv, ti in rows:
+        lines.append(
+            f"| {label} | `{spec}` | {ours.seconds:.3f} s | {ours.rss_mb:.0f} MB | "
+            f"{_cell(fv)} | {_ratio(fv, ours)} | {_cell(ti)} | {_ratio(ti, ours)} |"
+        )
+    lines += ["", "## Goals", "", *goals, "",
+              "Why it is fast: the analytic engine never imports torch; a network is laid out and counted",
+              "once per distinct block (ResNet-152's 35 identical `layer3` blocks are counted once), and",
+              "JSON is streamed. `benchmarks/startup.py` compares start-up with the floor and with `import torch`;",
+              "`benchmarks/verify_vs_fvcore.py` times `verify` against fvcore's own analysis.", ""]
+    return "\n".join(lines)
+
+
+def _cell(r: Result) -> str:
+    return f"{r.seconds:.2f} s, {r.rss_mb:.0f} MB" if r.ok else f"n/a ({r.note})"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
