@@ -178,7 +178,10 @@ def _json_loads(text: str) -> Any:
 def _yaml_loads(text: str) -> tuple[Any, dict[str, int]]:
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    try:  # the loader checks for unprintable characters as soon as it is made
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise _SyntaxProblem(Problem(f"invalid YAML: {exc}".replace("\n", " "))) from None
     try:
         node = loader.get_single_node()
         if node is None:
