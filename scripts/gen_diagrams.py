@@ -24,6 +24,10 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("preact_resnet50_layer2.0_block.svg", "preact_resnet50 --level block --block layer2.0"),
     ("resnet50d_layer2.0_block.svg", "resnet50d --level block --block layer2.0"),
     ("resnet50_layer1.1_compare.svg", "resnet50 --level compare --block layer1.1"),
+    ("preact_resnet18_layer2.0_block.svg", "preact_resnet18 --level block --block layer2.0"),
+    ("resnext50_32x4d_layer2.0_block.svg", "resnext50_32x4d --level block --block layer2.0"),
+    ("single_layer1.1_block.svg", "cifar_resnet20:block=single,layers=6-6-6 --level block --block layer1.1"),
+    ("wrn28_10_network.svg", "wrn28_10"),
 )
 
 

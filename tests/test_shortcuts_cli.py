@@ -143,8 +143,8 @@ def test_shortcuts_does_not_import_torch() -> None:
 
 
 def _docs_generator():  # type: ignore[no-untyped-def]
-    path = ROOT / "scripts" / "gen_shortcuts_docs.py"
-    spec = importlib.util.spec_from_file_location("gen_shortcuts_docs", path)
+    path = ROOT / "scripts" / "gen_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_docs", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -159,7 +159,7 @@ def test_docs_match_the_tool() -> None:
         "shortcuts resnet50 --stride-in 1x1 --view blocks",
         "shortcuts cifar_resnet20 --view network",
     ]
-    assert gen.render(text) == text, "docs/shortcuts.md is stale: run python scripts/gen_shortcuts_docs.py"
+    assert gen.render(text) == text, "docs/shortcuts.md is stale: run python scripts/gen_docs.py"
     assert "## Measured latency" in text
     # The generated table carries the paper's numbers beside the costs.
     assert "| C | projection everywhere | 22.72 M |" in text and "| 24.19 | 7.40 |" in text
