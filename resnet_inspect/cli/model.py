@@ -1,0 +1,231 @@
+"""``resnet-inspect build`` and ``resnet-inspect verify``: the commands that need torch.
+
+torch, fvcore and safetensors are imported inside the command functions, so registering these
+commands at startup costs nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from .common import (
+    Format,
+    FormatOpt,
+    InputSizeOpt,
+    NumClassesOpt,
+    OutputOpt,
+    ShortcutOpt,
+    SpecArg,
+    StrideInOpt,
+    emit,
+    handle_errors,
+    load_spec,
+)
+
+if TYPE_CHECKING:
+    from ..report.tables import TableDoc
+    from ..verification import Check, VerifyReport
+
+#: Weight file formats by extension: torch's pickle-free-to-load state_dict, or safetensors.
+WEIGHT_SUFFIXES = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
+#: Above this many blocks a build takes long enough to deserve a spinner.
+_SPINNER_BLOCKS = 30
+
+
+def _progress(message: str, blocks: int) -> AbstractContextManager[Any]:
+    """A rich spinner on stderr for long builds, only when stderr is a terminal."""
+    if blocks < _SPINNER_BLOCKS:
+        return nullcontext()
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        return nullcontext()
+    return err.status(message, spinner="dots")
+
+
+@handle_errors
+def build(
+    spec: SpecArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Weights file: .pt/.pth (torch state_dict) or .safetensors.", dir_okay=False, show_default=False)],
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the random initialisation (same seed, same weights).")] = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Build the torch model of a network and write its freshly initialised weights.
+
+    Parameter names are torchvision's for torchvision-style networks, so the file loads into torchvision's model with strict=True. Initialisation is torchvision's: Kaiming normal (fan_out) for convs, BN weight 1 and bias 0, PyTorch's default for the FC layer.
+
+    Examples:
+
+      resnet-inspect build resnet50 -o resnet50.pt
+
+      resnet-inspect build resnet34:shortcut=A -o r34a.safetensors --seed 0
+
+      resnet-inspect build cifar_resnet56 --num-classes 100 -o r56.pt
+    """
+    from ..errors import UsageError
+    from ..report.output import write_atomic
+
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    kind = WEIGHT_SUFFIXES.get(output.suffix.lower())
+    if kind is None:
+        raise UsageError(
+            f"-o {output}: unknown weights format {output.suffix or '(no extension)'!r}; "
+            "use a .pt, .pth or .safetensors file name"
+        )
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a directory; give a file name")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"-o {output}: folder {parent} does not exist; create it first")
+
+    with _progress(f"building {resolved.name} …", resolved.num_blocks):
+        from ..builder import build_model
+
+        model = build_model(resolved, seed=seed)
+        state = model.state_dict()
+        data = _serialise(state, kind)
+    write_atomic(output, data)
+    params = sum(p.numel() for p in model.parameters())
+    sys.stderr.write(f"wrote {output} ({params:,} parameters, {len(state)} tensors, {kind})\n")
+
+
+def _serialise(state: dict[str, Any], kind: str) -> bytes:
+    """The state_dict as bytes, so the file is written whole through ``write_atomic``."""
+    if kind == "safetensors":
+        from safetensors.torch import save
+
+        return bytes(save({k: v.contiguous() for k, v in state.items()}))
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+@handle_errors
+def verify(
+    spec: SpecArg,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    shortcut: ShortcutOpt = None,
+    stride_in: StrideInOpt = None,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+) -> None:
+    """Check the analytic counts against the built torch module and fvcore, op by op and block by block.
+
+    Parameters are counted with sum(p.numel()) per block and in total; conv, linear, batch_norm and adaptive_avg_pool2d with fvcore's FlopCountAnalysis (eval mode); relu, max_pool, avg_pool and the residual add with forward hooks; the output must be [1, num_classes]. Exits 1 and names every block and op that differs (one line each on stderr).
+
+    Examples:
+
+      resnet-inspect verify resnet50
+
+      resnet-inspect verify resnet34:shortcut=A --input-size 97
+
+      resnet-inspect verify resnet50d --format json -o verify.json
+    """
+    from ..verification import verify_spec
+
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    with _progress(f"building and verifying {resolved.name} …", resolved.num_blocks):
+        report = verify_spec(resolved)
+    emit(fmt, output, data=report.to_json, docs=lambda: verify_tables(report))
+    if not report.ok:
+        for line in report.failure_lines():
+            sys.stderr.write(line + "\n")
+        raise typer.Exit(1)
+
+
+def _mark(ok: bool) -> tuple[str, str]:
+    return ("✓", "[green]✓[/]") if ok else ("✗", "[bold red]✗[/]")
+
+
+def _value(c: Check | None) -> tuple[str, object, str | None]:
+    """A cell's text, raw value and markup: the number when both sides agree, else both."""
+    if c is None:
+        return "", None, None
+    if c.ok:
+        return f"{c.analytic:,}", c.analytic, None
+    text = f"{c.analytic:,} ≠ {c.measured:,}"
+    return text, text, f"[bold red]{text}[/]"
+
+
+def verify_tables(report: VerifyReport) -> list[TableDoc]:
+    """Two tables: every quantity of the whole network, and one row per block."""
+    from ..report.tables import Column, Row, TableDoc, cell
+
+    total_rows: list[Row] = []
+    for c in report.checks:
+        if c.scope not in ("total", "stem", "head"):
+            continue
+        text, markup = _mark(c.ok)
+        total_rows.append(Row(
+            (cell(c.scope), cell(c.quantity), cell(f"{c.analytic:,}", c.analytic),
+             cell(f"{c.measured:,}", c.measured), cell(c.source), cell(text, c.ok, markup)),
+            rule_before=bool(total_rows) and total_rows[-1].cells[0].text != c.scope, kind=c.scope,
+        ))
+    shape_text, shape_markup = _mark(report.output_ok)
+    total_rows.append(Row(
+        (cell("total"), cell("output shape"), cell(str(list(report.expected_output_shape))),
+         cell(str(list(report.output_shape))), cell("forward"), cell(shape_text, report.output_ok, shape_markup)),
+        rule_before=True, kind="total",
+    ))
+    failures = len(report.failures) + (0 if report.output_ok else 1)
+    checked = len(report.checks) + 1
+    summary = (f"all {checked:,} checks agree" if report.ok
+               else f"{failures:,} of {checked:,} checks differ (listed on stderr)")
+    totals = TableDoc(
+        f"verify {report.spec.name}: analytic vs module vs fvcore", (
+            Column("scope", "scope"), Column("quantity", "quantity"), Column("analytic", "analytic", "right"),
+            Column("measured", "measured", "right"), Column("source", "source"), Column("ok", "ok", "center"),
+        ), tuple(total_rows), (summary,
+                               "params: sum(p.numel()) of the module; conv, linear, batch_norm, adaptive_avg_pool2d: "
+                               "fvcore FlopCountAnalysis (eval); relu, max_pool, avg_pool, add: forward hooks."),
+    )
+
+    by_block: dict[str, dict[str, Check]] = {}
+    for c in report.checks:
+        if c.scope.startswith("layer"):
+            by_block.setdefault(c.scope, {})[c.quantity] = c
+    present = {q for checks in by_block.values() for q in checks}
+    columns: tuple[tuple[str, str], ...] = (("params", "params"), ("params.shortcut", "shortcut params"), ("conv", "conv MACs"),
+               ("batch_norm", "batch_norm"), ("relu", "relu"), ("add", "add"), ("avg_pool", "avg_pool"))
+    columns += tuple((q, q) for q in sorted(present - {q for q, _ in columns}))
+    quantities = tuple(q for q, _ in columns if q in present)
+    headers = tuple(h for q, h in columns if q in present)
+    block_rows: list[Row] = []
+    previous_stage = ""
+    for name, checks in by_block.items():
+        cells = [cell(name)]
+        for q in quantities:
+            v_text, v_raw, v_markup = _value(checks.get(q))
+            cells.append(cell(v_text, v_raw, v_markup))
+        ok = all(c.ok for c in checks.values())
+        mark, mark_markup = _mark(ok)
+        cells.append(cell(mark, ok, mark_markup))
+        stage = name.split(".")[0]
+        block_rows.append(Row(tuple(cells), rule_before=stage != previous_stage, kind="block"))
+        previous_stage = stage
+    blocks = TableDoc(
+        "per block (analytic; 'a ≠ m' where the module or fvcore differs)",
+        (Column("block", "block"), *(Column(h, q, "right") for h, q in zip(headers, quantities)),
+         Column("ok", "ok", "center")),
+        tuple(block_rows),
+    )
+    return [totals, blocks]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build")(build)
+    app.command("verify")(verify)
