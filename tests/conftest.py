@@ -3,6 +3,11 @@ from __future__ import annotations
 import os
 import shutil
 
+# Two test workers on two cores: one torch thread each, set before any test imports torch
+# (torch reads these at import), so workers do not fight over cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 import pytest
 from hypothesis import HealthCheck, settings
 
