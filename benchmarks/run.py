@@ -159,7 +159,7 @@ def _ratio(base: Result, ours: Result) -> str:
 
 def _goals(rows: list[tuple[str, str, Result, Result, Result]], floor: Result) -> list[str]:
     by = {label: (ours, fv) for label, _, ours, fv, _ in rows}
-    r152, fv152 = by["resnet152"]
+    r152, _ = by["resnet152"]
     deep, _ = by["cifar 10,000 blocks"]
     speedups = [fv.seconds / ours.seconds for _, _, ours, fv, _ in rows if fv.ok]
 
