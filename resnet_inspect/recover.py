@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .errors import SpecError
+from .naming import from_timm_resnetv2
 from .plan import make_plan
 from .spec import ResNetSpec
 
@@ -124,19 +125,6 @@ class Recovery:
 _V1_KEY: Final = re.compile(
     r"^(?:conv1|conv1\.[0-6]|bn1|bn_final|fc|layer\d+\.\d+\.(?:conv[1-3]|bn[1-3]|downsample\.\d))\.[A-Za-z_]+$"
 )
-_V2_STAGE: Final = re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\.(.+)$")
-_V2_STEM: Final = {
-    "stem.conv": "conv1", "stem.norm": "bn1",
-    "stem.conv1": "conv1.0", "stem.norm1": "conv1.1", "stem.conv2": "conv1.3", "stem.norm2": "conv1.4",
-    "stem.conv3": "conv1.6", "stem.norm3": "bn1",
-    "norm": "bn_final", "head.fc": "fc",
-}
-_V2_BLOCK: Final = {
-    "conv1": "conv1", "conv2": "conv2", "conv3": "conv3", "norm1": "bn1", "norm2": "bn2", "norm3": "bn3",
-    "downsample.conv": "downsample.0", "downsample.norm": "downsample.1",
-}
-
-
 def _is_resnet_key(key: str) -> bool:
     return bool(_V1_KEY.match(key)) or key.startswith(("stages.", "stem.", "head.fc."))
 
@@ -161,19 +149,6 @@ def strip_prefixes(keys: Sequence[str]) -> tuple[dict[str, str], list[str]]:
             continue
         break
     return mapping, notes
-
-
-def _canonical_v2(key: str) -> str | None:
-    module, _, field = key.rpartition(".")
-    if module in _V2_STEM:
-        return f"{_V2_STEM[module]}.{field}"
-    m = _V2_STAGE.match(module + "." + field if module else field)
-    if m:
-        stage, block, rest = int(m.group(1)), int(m.group(2)), m.group(3)
-        sub, _, fld = rest.rpartition(".")
-        if sub in _V2_BLOCK:
-            return f"layer{stage + 1}.{block}.{_V2_BLOCK[sub]}.{fld}"
-    return None
 
 
 def _param_kind(key: str) -> str:
@@ -453,7 +428,7 @@ def _canonicalise(stripped: Mapping[str, str], shapes: Mapping[str, Shape]) -> t
         shape = shapes[orig]
         new: str | None
         if v2:
-            new = _canonical_v2(key)
+            new = from_timm_resnetv2(key)
             if new == "fc.weight" and len(shape) == 4 and shape[2:] == (1, 1):
                 shape = shape[:2]  # timm's ClassifierHead(use_conv=True): a 1x1 conv is an FC layer
         else:

@@ -6,6 +6,7 @@ commands at startup costs nothing.
 
 from __future__ import annotations
 
+import enum
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
     from ..verification import Check, VerifyReport
 
 #: Weight file formats by extension: torch's pickle-free-to-load state_dict, or safetensors.
+class KeyLayout(str, enum.Enum):
+    torchvision = "torchvision"
+    timm = "timm"
+
+
 WEIGHT_SUFFIXES = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
 #: Above this many blocks a build takes long enough to deserve a spinner.
 _SPINNER_BLOCKS = 30
@@ -54,6 +60,10 @@ def build(
     spec: SpecArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Weights file: .pt/.pth (torch state_dict) or .safetensors.", dir_okay=False, show_default=False)],
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the random initialisation (same seed, same weights).")] = None,
+    names: Annotated[KeyLayout, typer.Option(
+        "--names", case_sensitive=False,
+        help="Key names: torchvision (ours), or timm (pre-activation nets get timm's resnetv2 names; others are already timm's).",
+    )] = KeyLayout.torchvision,
     shortcut: ShortcutOpt = None,
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
@@ -70,6 +80,8 @@ def build(
       resnet-inspect build resnet34:shortcut=A -o r34a.safetensors --seed 0
 
       resnet-inspect build cifar_resnet56 --num-classes 100 -o r56.pt
+
+      resnet-inspect build preact_resnet50 --names timm -o resnetv2_50.safetensors
     """
     from ..errors import UsageError
     from ..report.output import write_atomic
@@ -92,6 +104,13 @@ def build(
 
         model = build_model(resolved, seed=seed)
         state = model.state_dict()
+        if names is KeyLayout.timm and resolved.preact:
+            from ..naming import to_timm_resnetv2
+
+            state = {to_timm_resnetv2(k, deep_stem=resolved.stem == "deep", avg_down=resolved.shortcut == "D"): v
+                     for k, v in state.items()}
+            # timm's resnetv2 head is a 1x1 conv (ClassifierHead(use_conv=True)): same numbers, 4-D
+            state["head.fc.weight"] = state["head.fc.weight"][:, :, None, None]
         data = _serialise(state, kind)
     write_atomic(output, data)
     params = sum(p.numel() for p in model.parameters())
