@@ -92,7 +92,9 @@ def run_once(cmd: list[str], timeout: float) -> tuple[float, float, bool, str]:
 
 
 def measure(cmd: list[str], repeat: int, timeout: float) -> Result:
-    run_once(cmd, timeout)  # warm the file cache
+    seconds, mb, ok, note = run_once(cmd, timeout)  # warms the file cache
+    if not ok:  # a baseline that fails or times out once is reported as such, not retried
+        return Result(seconds, mb, False, note)
     times, rss = [], []
     for _ in range(repeat):
         seconds, mb, ok, note = run_once(cmd, timeout)
@@ -121,7 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="resnet-inspect summary vs fvcore vs torchinfo")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
     parser.add_argument("--baseline-repeat", type=int, default=1, help="timed runs per fvcore/torchinfo case")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a baseline run is abandoned")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds before a baseline run is abandoned")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args()
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = tuple(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md"))
+TARGETS = (ROOT / "README.md", *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md")))
 #: Commands whose output is deterministic and may fill a generated section.
 COMMANDS = frozenset({"shortcuts", "summary", "compare", "presets"})
 

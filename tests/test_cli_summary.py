@@ -162,3 +162,14 @@ def test_deep_network_collapses_by_default() -> None:
     assert code == 0
     assert "layer1.0–199 (×200)" in out
     assert "layer2.1–199 (×199)" in out
+
+
+@pytest.mark.parametrize("spec", ["resnet18", "cifar_resnet110", "cifar_resnet20:layers=40-40-40"])
+def test_json_text_is_json_dumps(spec: str) -> None:
+    from resnet_inspect import summary_json
+    from resnet_inspect.report.output import json_text
+
+    doc = summary_json(spec)
+    assert json_text(doc) == json.dumps(doc, indent=2) + "\n"
+    code, out, _ = run("summary", spec, "-f", "json")
+    assert code == 0 and out == json.dumps(doc, indent=2) + "\n"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 import functools
 import io
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -160,16 +159,11 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
     called only for the format asked for. ``rich_view(console)`` may replace the plain table view
     in the terminal (extra panels and colours).
     """
-    from ..report.output import write_atomic
+    from ..report.output import json_text, write_atomic
     from ..report.tables import to_csv, to_markdown, to_rich
 
     if fmt is Format.json:
-        if output is None:  # stream: a 10,000-block document never sits in memory as one string
-            json.dump(data(), sys.stdout, indent=2)
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-            return
-        text = json.dumps(data(), indent=2) + "\n"
+        text = json_text(data())  # one write: json.dump's many small writes cost a 10,000-block net 0.6 s
     elif fmt is Format.markdown:
         text = "\n".join(to_markdown(d) for d in docs())
     elif fmt is Format.csv:

@@ -29,3 +29,30 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def json_text(doc: object) -> str:
+    """``json.dumps(doc, indent=2) + "\\n"``, built one element of each long top-level list at a
+    time: the same text, at a fraction of the peak memory for 10,000-block networks (the encoder
+    with ``indent`` keeps every fragment of the whole document alive until it joins them)."""
+    import json
+
+    if not isinstance(doc, dict) or not doc:
+        return json.dumps(doc, indent=2) + "\n"
+    parts = ["{\n"]
+    last = len(doc) - 1
+    for i, (key, value) in enumerate(doc.items()):
+        comma = "," if i < last else ""
+        name = json.dumps(key)
+        if isinstance(value, list) and len(value) > 16:
+            parts.append(f"  {name}: [\n")
+            end = len(value) - 1
+            for j, item in enumerate(value):
+                text = json.dumps(item, indent=2).replace("\n", "\n    ")
+                parts.append(f"    {text}{',' if j < end else ''}\n")
+            parts.append(f"  ]{comma}\n")
+        else:
+            text = json.dumps(value, indent=2).replace("\n", "\n  ")
+            parts.append(f"  {name}: {text}{comma}\n")
+    parts.append("}\n")
+    return "".join(parts)
