@@ -204,7 +204,7 @@ def _markdown(rows: list[tuple[str, str, Result, Result, Result]], floor: Result
     lines += ["", "## Goals", "", *goals, "",
               "Why it is fast: the analytic engine never imports torch; a network is laid out and counted",
               "once per distinct block (ResNet-152's 35 identical `layer3` blocks are counted once), and",
-              "JSON is streamed. `benchmarks/startup.py` compares start-up with the floor and with `import torch`;",
+              "JSON is encoded one block at a time. `benchmarks/startup.py` compares start-up with the floor and with `import torch`;",
               "`benchmarks/verify_vs_fvcore.py` times `verify` against fvcore's own analysis.", ""]
     return "\n".join(lines)
 

@@ -9,6 +9,8 @@ analytic MACs, so the two can be read side by side. torch is imported only here.
 from __future__ import annotations
 
 import dataclasses
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +75,10 @@ class BenchReport:
 
 Progress = Callable[[str], None]
 
+#: Fewest and most timed runs behind a median (each run may repeat the call several times).
+MIN_RUNS = 7
+MAX_RUNS = 1000
+
 
 def _torch() -> Any:
     try:
@@ -124,8 +130,18 @@ def _measure(fn: Callable[[], Any], device: Any, min_run_time: float, warmup: in
         fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    m = benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time)
-    return Timing(m.median * 1e3, m.iqr * 1e3, len(m.times))
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
+    # Each timed run repeats the call until it lasts ~10 ms (timer resolution), and there are at
+    # least MIN_RUNS runs and min_run_time seconds of them: a median and a spread need several
+    # runs even for a 200 ms network, which a time budget alone would give one or two.
+    once = timer.timeit(1).median
+    number = max(1, int(0.01 / once)) if once > 0 else 1000
+    per_call: list[float] = []
+    deadline = time.perf_counter() + min_run_time
+    while (len(per_call) < MIN_RUNS or time.perf_counter() < deadline) and len(per_call) < MAX_RUNS:
+        per_call.append(timer.timeit(number).median)
+    q1, _, q3 = statistics.quantiles(per_call, n=4, method="inclusive")
+    return Timing(statistics.median(per_call) * 1e3, (q3 - q1) * 1e3, len(per_call))
 
 
 def run_bench(

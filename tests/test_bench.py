@@ -56,3 +56,12 @@ def test_bench_bad_input(args: list[str], fragment: str) -> None:
     assert result.exit_code == 2
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_timing_has_several_runs() -> None:
+    from resnet_inspect.bench import MIN_RUNS, run_bench
+    from resnet_inspect.presets import get_preset
+
+    report = run_bench(get_preset("cifar_resnet20"), options=("A",), min_run_time=0.001)
+    assert report.network.runs >= MIN_RUNS
+    assert all(b.block.runs >= MIN_RUNS for b in report.blocks)

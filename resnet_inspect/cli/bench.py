@@ -36,7 +36,7 @@ def bench(
         "--shortcut-options", help="Also time the whole network under these shortcut options, e.g. A,B,C.")] = None,
     backward: Annotated[bool, typer.Option("--backward", help="Also time forward + backward (training step without optimizer).")] = False,
     blocks: Annotated[bool, typer.Option("--blocks/--no-blocks", help="Time every block and its shortcut module.")] = True,
-    min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Seconds of timed runs per network measurement.")] = 0.3,
+    min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Least seconds of timed runs per network measurement (at least 7 runs).")] = 0.5,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch CPU threads (default: torch's).")] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
