@@ -159,7 +159,7 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
     called only for the format asked for. ``rich_view(console)`` may replace the plain table view
     in the terminal (extra panels and colours).
     """
-    from ..report.output import json_text, write_atomic
+    from ..report.output import json_text
     from ..report.tables import to_csv, to_markdown, to_rich
 
     if fmt is Format.json:
@@ -180,9 +180,16 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
         from rich.console import Group
 
         text = render_text(Group(*(to_rich(d) for d in docs())))  # type: ignore[arg-type]
+    deliver(text, output)
+
+
+def deliver(text: str, output: Path | None) -> None:
+    """``text`` to stdout, or to ``output`` whole (written atomically) with a note on stderr."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-    else:
-        write_atomic(output, text)
-        sys.stderr.write(f"wrote {output}\n")
+        return
+    from ..report.output import write_atomic
+
+    write_atomic(output, text)
+    sys.stderr.write(f"wrote {output}\n")

@@ -24,6 +24,7 @@ from .common import (
     ShortcutOpt,
     SpecArg,
     StrideInOpt,
+    deliver,
     emit,
     handle_errors,
     load_spec,
@@ -59,16 +60,9 @@ def spec(
       resnet-inspect spec net.toml --format json
     """
     from ..config import dump_spec
-    from ..report.output import write_atomic
 
     resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
-    text = dump_spec(resolved, fmt.value)
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        write_atomic(output, text)
-        sys.stderr.write(f"wrote {output}\n")
+    deliver(dump_spec(resolved, fmt.value), output)
 
 
 @handle_errors

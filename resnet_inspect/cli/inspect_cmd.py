@@ -106,19 +106,11 @@ def inspect(
 def _write_spec(rec: Recovery, path: Path) -> None:
     import sys
 
+    from ..config import dump_spec, format_of
     from ..report.output import write_atomic
 
     suffix = path.suffix.lower()
-    try:
-        from ..config import dump_spec, format_of
-    except ImportError:  # the config module is optional; a flat TOML needs nothing from it
-        if suffix != ".toml":
-            from ..errors import UsageError
-
-            raise UsageError(f"--emit-spec {path}: only .toml can be written here") from None
-        text = _minimal_toml(rec)
-    else:
-        text = dump_spec(rec.spec, format_of(path))
+    text = dump_spec(rec.spec, format_of(path))
     header = "".join(f"# {line}\n" for line in _spec_header(rec)) if suffix in (".toml", ".yaml", ".yml") else ""
     write_atomic(path, header + text)
     sys.stderr.write(f"wrote {path}\n")
@@ -130,19 +122,6 @@ def _spec_header(rec: Recovery) -> list[str]:
         "Not visible in weights, so set by the command line or defaults: stride_in, input_size, name"
         + ("" if rec.exact else "; the recovery was not exact (see the inspect report)") + ".",
     ]
-
-
-def _minimal_toml(rec: Recovery) -> str:
-    def value(v: object) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, int):
-            return str(v)
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    return "".join(f"{k} = {value(v)}\n" for k, v in rec.spec.to_dict().items())
 
 
 def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, depth: str) -> list[TableDoc]:

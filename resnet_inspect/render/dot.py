@@ -292,20 +292,9 @@ class Run:
         return f"{self.first.block.name} … {self.blocks[-1].block.name}"
 
 
-def _signature(bc: BlockCount) -> tuple[object, ...]:
-    b = bc.block
-    return (b.stage, b.kind, b.preact, b.in_shape, b.out_shape, b.stride, b.shortcut, bc.main, bc.shortcut)
-
-
 def runs(a: Analysis) -> list[Run]:
     """The blocks grouped into runs of identical consecutive blocks, in network order."""
-    out: list[list[BlockCount]] = []
-    for bc in a.blocks:
-        if out and _signature(out[-1][-1]) == _signature(bc):
-            out[-1].append(bc)
-        else:
-            out.append([bc])
-    return [Run(tuple(r)) for r in out]
+    return [Run(r.blocks) for r in a.runs()]
 
 
 def _run_label(run: Run) -> Html:

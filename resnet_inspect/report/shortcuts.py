@@ -397,18 +397,14 @@ def _opt_cell(c: Cost | None, metric: Metric) -> Cell:
     return cell("n/a", None) if c is None else _num(c.get(metric))
 
 
-def _runs(blocks: tuple[BlockShortcuts, ...]) -> list[list[BlockShortcuts]]:
-    """Consecutive blocks alike but for their names (same stage, shapes, stride, shortcut)."""
-    runs: list[list[BlockShortcuts]] = []
-    for b in blocks:
-        x = b.block
-        if runs:
-            y = runs[-1][0].block
-            if (x.stage, x.in_shape, x.out_shape, x.stride, x.shortcut) == (y.stage, y.in_shape, y.out_shape, y.stride, y.shortcut):
-                runs[-1].append(b)
-                continue
-        runs.append([b])
-    return runs
+def _runs(s: ShortcutStudy) -> list[list[BlockShortcuts]]:
+    """``s.blocks`` grouped as the engine groups the network's blocks (``Analysis.runs``)."""
+    groups: list[list[BlockShortcuts]] = []
+    i = 0
+    for run in s.analysis.runs():
+        groups.append(list(s.blocks[i:i + len(run.blocks)]))
+        i += len(run.blocks)
+    return groups
 
 
 def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False,
@@ -418,7 +414,7 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
     only above ``COLLAPSE_ABOVE`` blocks, as in ``summary``."""
     if collapse is None:
         collapse = len(s.blocks) > COLLAPSE_ABOVE
-    groups = _runs(s.blocks) if collapse else [[b] for b in s.blocks]
+    groups = _runs(s) if collapse else [[b] for b in s.blocks]
     unit = {"params": "params", "macs": "MACs"}[metric]
     cols = [
         Column("block", "name"), Column("in → out", "shape"), Column("stride", "stride", "right"),
