@@ -16,11 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .counts import Analysis, BlockCount, StageCount, Tally
-from .plan import SHORTCUT_KINDS, Shape, ShortcutKind
-
-#: Shortcut kinds that carry parameters (a 1x1 conv + BN), counted as "projections" in reports
-#: and by ``check --max-projections``.
-PROJECTION_KINDS: Final[frozenset[str]] = frozenset({"projection", "avgpool_projection"})
+from .plan import PROJECTION_KINDS, SHORTCUT_KINDS, Shape, ShortcutKind
 
 
 @dataclass(frozen=True)
@@ -156,7 +152,7 @@ def _block_diff(ba: BlockCount, bb: BlockCount) -> BlockDiff:
 
 
 def _layout(a: Analysis) -> str:
-    return "-".join(str(n) for n in a.spec.layers)
+    return "-".join(str(n) for n in a.plan.layout)
 
 
 def compare(a: Analysis, b: Analysis, label_a: str | None = None, label_b: str | None = None) -> Comparison:
@@ -170,7 +166,7 @@ def compare(a: Analysis, b: Analysis, label_a: str | None = None, label_b: str |
             Delta(short_a.params, short_b.params), Delta(short_a.macs, short_b.macs),
         ),
         Delta(len(a.blocks), len(b.blocks)),
-        Delta(a.spec.depth, b.spec.depth),
+        Delta(a.plan.depth, b.plan.depth),
         _kind_deltas(kinds_a, kinds_b),
         Delta(projections(kinds_a), projections(kinds_b)),
     )
@@ -180,14 +176,14 @@ def compare(a: Analysis, b: Analysis, label_a: str | None = None, label_b: str |
         for i in range(n)
     )
     blocks: tuple[BlockDiff, ...] | None
-    if a.spec.layers == b.spec.layers:
+    if a.plan.layout == b.plan.layout:
         blocks = tuple(_block_diff(ba, bb) for ba, bb in zip(a.blocks, b.blocks))
         alignment = f"both have blocks {_layout(a)}: blocks are compared one to one"
     else:
         blocks = None
-        if len(a.spec.layers) != len(b.spec.layers):
-            why = f"{len(a.spec.layers)} stages vs {len(b.spec.layers)}"
+        if len(a.plan.layout) != len(b.plan.layout):
+            why = f"{len(a.plan.layout)} stages vs {len(b.plan.layout)}"
         else:
             why = f"blocks per stage {_layout(a)} vs {_layout(b)}"
         alignment = f"the layouts differ ({why}): blocks cannot be paired, so they are compared per stage only"
-    return Comparison(a, b, label_a or a.spec.name, label_b or b.spec.name, totals, stages, blocks, alignment)
+    return Comparison(a, b, label_a or a.name, label_b or b.name, totals, stages, blocks, alignment)

@@ -5,15 +5,19 @@ op with fvcore's own analysis of the built module:
 
 | op                   | count                                             | convention |
 |----------------------|---------------------------------------------------|------------|
-| conv                 | out elements x (in channels / groups) x k x k     | fvcore     |
-| linear               | in features x out features                        | fvcore     |
-| batch_norm           | 2 x elements (eval mode, affine)                  | fvcore     |
+| conv                 | out elements x (in channels / groups) x kh x kw   | fvcore     |
+| linear               | in features x out features (x positions)          | fvcore     |
+| batch_norm           | 2 x elements (eval mode; 1 x without affine)      | fvcore     |
+| norm (group, layer)  | 5 x elements (4 x without affine)                 | fvcore     |
 | adaptive_avg_pool2d  | input elements                                    | fvcore     |
-| max_pool, avg_pool   | out elements x k x k                              | ours       |
+| max_pool, avg_pool   | out elements x kh x kw                            | ours       |
+| mean (x.mean((2,3))) | input elements                                    | ours       |
 | add                  | out elements (the residual addition)              | ours       |
-| relu                 | out elements                                      | ours       |
+| mul                  | out elements (a gate: squeeze-excitation)         | ours       |
+| relu, activation     | out elements                                      | ours       |
 
-``macs`` is conv + linear only (He et al. 2015 Table 1, torchvision's GFLOPS).
+``macs`` is conv + linear only (He et al. 2015 Table 1, torchvision's GFLOPS). Ops the tool does not
+know (``other``) count nothing, and reports name them.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from .plan import Block, Layer, Plan, ShortcutKind, make_plan
 from .spec import ResNetSpec
 
 #: The keys of ``macs_by_op`` in the JSON report, in report order.
-OPS: Final = ("conv", "linear", "batch_norm", "adaptive_avg_pool2d", "max_pool", "avg_pool", "add", "relu")
+OPS: Final = (
+    "conv", "linear", "batch_norm", "adaptive_avg_pool2d", "max_pool", "avg_pool", "add", "relu",
+    "norm", "mean", "mul", "activation",
+)
 #: Ops that fvcore counts, so ``verify`` can compare them one by one.
-FVCORE_OPS: Final = ("conv", "linear", "batch_norm", "adaptive_avg_pool2d")
+FVCORE_OPS: Final = ("conv", "linear", "batch_norm", "adaptive_avg_pool2d", "norm")
 _OP_INDEX: Final = {op: i for i, op in enumerate(OPS)}
 _ZERO_OPS: Final = (0,) * len(OPS)
 
@@ -78,13 +85,18 @@ def _numel(shape: tuple[int, int, int]) -> int:
 
 
 def layer_params(layer: Layer) -> int:
-    if layer.op == "conv":
-        return layer.out_shape[0] * (layer.in_shape[0] // layer.groups) * layer.kernel * layer.kernel
-    if layer.op == "batch_norm":
-        return 2 * layer.in_shape[0]
-    if layer.op == "linear":
-        return layer.in_shape[0] * layer.out_shape[0] + layer.out_shape[0]
-    return 0
+    """Trainable parameters the layer holds (none when an earlier layer shares them)."""
+    if layer.shared:
+        return 0
+    op, n = layer.op, layer.other_params
+    if op == "conv":
+        c_out = layer.out_shape[0]
+        n += c_out * (layer.in_shape[0] // layer.groups) * layer.kernel_area + (c_out if layer.bias else 0)
+    elif op in ("batch_norm", "norm"):
+        n += 2 * layer.in_shape[0] if layer.affine else 0
+    elif op == "linear":
+        n += layer.in_shape[0] * layer.out_shape[0] + (layer.out_shape[0] if layer.bias else 0)
+    return n
 
 
 def layer_op_count(layer: Layer) -> int:
@@ -92,18 +104,20 @@ def layer_op_count(layer: Layer) -> int:
     op = layer.op
     out = _numel(layer.out_shape)
     if op == "conv":
-        return out * (layer.in_shape[0] // layer.groups) * layer.kernel * layer.kernel
-    if op == "linear":
-        return layer.in_shape[0] * layer.out_shape[0]
+        return out * (layer.in_shape[0] // layer.groups) * layer.kernel_area
+    if op == "linear":  # a classifier sees one position; a linear layer over a map sees H x W
+        return layer.in_shape[0] * out
     if op == "batch_norm":
-        return 2 * out
-    if op == "adaptive_avg_pool2d":
+        return (2 if layer.affine else 1) * out
+    if op == "norm":
+        return (5 if layer.affine else 4) * _numel(layer.in_shape)
+    if op in ("adaptive_avg_pool2d", "mean"):
         return _numel(layer.in_shape)
     if op in ("max_pool", "avg_pool"):
-        return out * layer.kernel * layer.kernel
-    if op in ("add", "relu"):
+        return out * layer.kernel_area
+    if op in ("add", "relu", "mul", "activation"):
         return out
-    return 0  # zero_pad moves data and computes nothing
+    return 0  # zero_pad moves data and computes nothing; ``other`` ops are named, not counted
 
 
 def count_layer(layer: Layer) -> Tally:
@@ -167,15 +181,22 @@ class StageCount:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """Everything ``summary`` reports, computed once; reports only read it."""
+    """Everything ``summary`` reports, computed once; reports only read it.
 
-    spec: ResNetSpec
+    ``spec`` is the plan's spec (None for a traced module or checkpoint that no spec describes).
+    """
+
+    spec: ResNetSpec | None
     plan: Plan
     stem: Tally
     blocks: tuple[BlockCount, ...]
     stages: tuple[StageCount, ...]
     head: Tally
     total: Tally
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
 
     def block(self, name: str) -> BlockCount:
         for b in self.blocks:
@@ -211,13 +232,12 @@ class Analysis:
     def batch_norm_params(self) -> int:
         """Parameters in BatchNorm layers. Some papers (pre-activation ResNet-1001's 10.2M) count
         only conv and FC weights; ``total.params - batch_norm_params`` is that figure."""
-        memo: dict[tuple[int, tuple[int, int, int], int], int] = {}
+        memo: dict[tuple[int, int], int] = {}
         n = _bn_params(self.plan.stem) + _bn_params(self.plan.head)
         for b in self.plan.blocks:
-            key = (b.stage, b.in_shape, b.stride)
-            if key not in memo:
-                memo[key] = _bn_params(b.main_template) + _bn_params(b.shortcut_template)
-            n += memo[key]
+            if b.key not in memo:
+                memo[b.key] = _bn_params(b.main_template) + _bn_params(b.shortcut_template)
+            n += memo[b.key]
         return n
 
     @property
@@ -231,7 +251,8 @@ def _bn_params(layers: Iterable[Layer]) -> int:
 
 def _same_block(a: BlockCount, b: BlockCount) -> bool:
     x, y = a.block, b.block
-    return (x.stage, x.in_shape, x.out_shape, x.stride, x.shortcut) == (y.stage, y.in_shape, y.out_shape, y.stride, y.shortcut) and (
+    return (x.stage, x.kind, x.in_shape, x.out_shape, x.stride, x.shortcut, x.extras) == (
+        y.stage, y.kind, y.in_shape, y.out_shape, y.stride, y.shortcut, y.extras) and (
         a.main == b.main and a.shortcut == b.shortcut
     )
 
@@ -241,20 +262,25 @@ def _times(t: Tally, n: int) -> Tally:
 
 
 def count_plan(plan: Plan) -> Analysis:
-    # In one plan, blocks with the same (stage, input shape, stride) have identical layers (only
-    # the names differ), so each distinct block is counted once: 10,000-block nets stay fast.
-    memo: dict[tuple[int, tuple[int, int, int], int], tuple[Tally, Tally]] = {}
+    """Counts of every layer, block, stage and the whole network: the one counting path, for
+    plans from specs, traced modules and checkpoints alike."""
+    # Blocks that share their layer templates (alike but for their names) are counted once:
+    # 10,000-block nets stay fast.
+    memo: dict[tuple[int, int], tuple[Tally, Tally]] = {}
     counted: list[BlockCount] = []
     for blk in plan.blocks:
-        key = (blk.stage, blk.in_shape, blk.stride)
+        key = blk.key
         if key not in memo:
             memo[key] = (count_layers(blk.main_template), count_layers(blk.shortcut_template))
         main, short = memo[key]
         counted.append(BlockCount(blk, main, short))
     blocks = tuple(counted)
     stages: list[StageCount] = []
-    for stage in range(1, len(plan.spec.layers) + 1):
-        members = tuple(b for b in blocks if b.block.stage == stage)
+    by_stage: dict[int, list[BlockCount]] = {}
+    for b in blocks:
+        by_stage.setdefault(b.block.stage, []).append(b)
+    for stage in range(1, plan.num_stages + 1):
+        members = tuple(by_stage.get(stage, ()))
         kinds: dict[ShortcutKind, int] = {}
         for b in members:
             kinds[b.block.shortcut] = kinds.get(b.block.shortcut, 0) + 1
@@ -268,5 +294,5 @@ def count_plan(plan: Plan) -> Analysis:
 
 
 def analyze(spec: ResNetSpec) -> Analysis:
-    """Counts for ``spec``: the analytic engine's one entry point."""
+    """Counts for ``spec``: the analytic engine's entry point for specs."""
     return count_plan(make_plan(spec))

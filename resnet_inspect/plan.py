@@ -1,14 +1,17 @@
-"""Spec -> network plan: every layer with its input and output shape, grouped into stem, blocks, head.
+"""Network plans: every layer with its input and output shape, grouped into stem, units, head.
 
-Pure shape arithmetic, no torch. Shapes are ``(C, H, W)`` for batch 1 and use the same floor
-arithmetic as ``nn.Conv2d`` / ``nn.MaxPool2d`` (and ceil mode for the ResNet-D average pool), so
-odd input sizes come out exactly as the real module computes them.
+A ``Plan`` is the one description of a network that counting and every report read, whatever the
+source: a spec (laid out here by pure shape arithmetic, no torch), a traced ``nn.Module``
+(``resnet_inspect.nn.trace``) or a checkpoint. Spec plans use the same floor arithmetic as
+``nn.Conv2d`` / ``nn.MaxPool2d`` (and ceil mode for the ResNet-D average pool), so odd input sizes
+come out exactly as the real module computes them.
 
 Layer names are module paths in torchvision's style (``layer2.0.conv1``, ``layer2.0.downsample.0``)
 so a report row can be matched to a ``state_dict`` key by eye. Activations and additions, which
 have no module of their own in torchvision, get names of their own (``relu1``, ``add``).
 
-``shortcut_kind`` is the one place that decides what a block's shortcut is.
+This module is the home of the shortcut vocabulary (``SHORTCUT_KINDS``, ``PROJECTION_KINDS``) and
+of the one predicate that decides a spec block's shortcut (``shortcut_kind``).
 """
 
 from __future__ import annotations
@@ -20,17 +23,30 @@ from .spec import ResNetSpec
 
 Shape = tuple[int, int, int]
 Op = Literal[
-    "conv", "batch_norm", "relu", "max_pool", "avg_pool", "adaptive_avg_pool2d", "linear", "add", "zero_pad"
+    "conv", "batch_norm", "norm", "relu", "activation", "max_pool", "avg_pool", "adaptive_avg_pool2d", "mean",
+    "linear", "add", "mul", "zero_pad", "other",
 ]
-ShortcutKind = Literal["identity", "zero_pad", "projection", "avgpool_projection", "none"]
+ShortcutKind = Literal["identity", "zero_pad", "projection", "avgpool_projection", "none", "other"]
 SHORTCUT_KINDS: Final[tuple[ShortcutKind, ...]] = (
-    "identity", "zero_pad", "projection", "avgpool_projection", "none"
+    "identity", "zero_pad", "projection", "avgpool_projection", "none", "other"
 )
+#: Shortcut kinds that carry weights (a conv, with the ResNet-D pool or without): "projections"
+#: in every report, and what ``check --max-projections`` counts.
+PROJECTION_KINDS: Final[frozenset[str]] = frozenset({"projection", "avgpool_projection"})
+#: Plan sources: laid out from a spec, traced from a module, recovered from a checkpoint.
+SOURCES: Final = ("spec", "module", "checkpoint")
 
 
 @dataclass(frozen=True, slots=True)
 class Layer:
-    """One operation. ``kernel``/``stride``/``groups`` matter for convs and pools only."""
+    """One operation. ``kernel``/``stride``/``groups`` matter for convs and pools only.
+
+    ``kernel_w`` is the kernel's width where it differs from its height (0: square). ``bias`` is a
+    conv's or linear layer's bias, ``affine`` a norm layer's weight and bias. ``shared`` marks a
+    layer whose parameters an earlier layer already holds (one module called twice), so they are
+    counted once. ``detail`` names what an ``activation``, ``norm`` or ``other`` op is (``sigmoid``,
+    ``group_norm``, ``aten.matmul``).
+    """
 
     name: str
     op: Op
@@ -40,6 +56,32 @@ class Layer:
     stride: int = 1
     groups: int = 1
     padding: int = 0
+    bias: bool = False
+    affine: bool = True
+    shared: bool = False
+    kernel_w: int = 0
+    detail: str = ""
+    #: Parameters the op reads that no shape formula covers (a PReLU slope, a learned scale).
+    other_params: int = 0
+
+    @property
+    def kernel_area(self) -> int:
+        return self.kernel * (self.kernel_w or self.kernel)
+
+    @property
+    def kernel_text(self) -> str:
+        """``3x3``, or ``1x7`` for a non-square kernel."""
+        return f"{self.kernel}x{self.kernel_w or self.kernel}"
+
+
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """A part of a unit that is neither its convolutions nor its shortcut: squeeze-excitation, an
+    attention gate, dropout, stochastic depth. ``layers`` are names within the block's layers."""
+
+    label: str  # where it is: a module path, or the op's name
+    kind: str  # what it does: "squeeze-excitation", "gate", "dropout", ...
+    layers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,28 +101,105 @@ class Block:
     #: Layers named relative to the block (``conv1``); identical blocks share these tuples.
     main_template: tuple[Layer, ...]
     shortcut_template: tuple[Layer, ...]
+    #: Index of the main-path layer whose output the shortcut reads (a pre-activation projection
+    #: reads after the first BN-ReLU), or -1 for the block's input.
+    shortcut_source: int = -1
+    extras: tuple[Extra, ...] = ()
+    #: False when the template names are already full module paths (a traced unit whose layers do
+    #: not all live under one module).
+    relative_names: bool = True
 
     @property
     def main(self) -> tuple[Layer, ...]:
         """Main-path layers (with the addition and any ReLU after it), full module paths."""
-        return _renamed(self.main_template, self.name + ".")
+        return _renamed(self.main_template, self.name + ".") if self.relative_names else self.main_template
 
     @property
     def shortcut_layers(self) -> tuple[Layer, ...]:
         """Shortcut-path layers (empty for identity and none), full module paths."""
-        return _renamed(self.shortcut_template, self.name + ".")
+        return _renamed(self.shortcut_template, self.name + ".") if self.relative_names else self.shortcut_template
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """Equal for blocks whose layers are the same objects: within one plan, blocks alike but
+        for their names share their templates, so counting can work each one out once."""
+        return (id(self.main_template), id(self.shortcut_template))
+
+    def projection_kernel(self) -> str | None:
+        """``1x1``, ``3x3``...: the kernel of the shortcut's conv, if it has one."""
+        return next((ly.kernel_text for ly in self.shortcut_template if ly.op == "conv"), None)
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    spec: ResNetSpec
+    """A network as layers: stem, residual units, head.
+
+    ``spec`` is the spec this plan equals: the one it was laid out from, or, for a traced module
+    or a checkpoint, the spec found to match it exactly; None when no spec describes it.
+    ``source`` says where the layers came from and ``notes`` what the source could not show.
+    """
+
+    name: str
+    input_shape: Shape
     stem: tuple[Layer, ...]
     blocks: tuple[Block, ...]
     head: tuple[Layer, ...]
+    spec: ResNetSpec | None = None
+    source: str = "spec"
+    notes: tuple[str, ...] = ()
 
     @property
-    def input_shape(self) -> Shape:
-        return (self.spec.in_channels, self.spec.input_size, self.spec.input_size)
+    def num_stages(self) -> int:
+        return max((b.stage for b in self.blocks), default=0)
+
+    @property
+    def layout(self) -> tuple[int, ...]:
+        """Units per stage (the spec's ``layers``)."""
+        counts = [0] * self.num_stages
+        for b in self.blocks:
+            counts[b.stage - 1] += 1
+        return tuple(counts)
+
+    @property
+    def stem_out(self) -> Shape:
+        return self.stem[-1].out_shape if self.stem else self.input_shape
+
+    @property
+    def num_classes(self) -> int:
+        """Outputs of the last layer (the classifier)."""
+        if self.head:
+            return self.head[-1].out_shape[0]
+        return self.blocks[-1].out_shape[0] if self.blocks else self.stem_out[0]
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers as papers count them: the convs and FC layers on the way from input to
+        output (stem, main paths, head), not shortcuts and not the extras inside units."""
+        weighted = ("conv", "linear")
+        n = sum(1 for ly in (*self.stem, *self.head) if ly.op in weighted)
+        memo: dict[tuple[int, int], int] = {}
+        for b in self.blocks:
+            if b.key not in memo:
+                extra = {name for e in b.extras for name in e.layers}
+                memo[b.key] = sum(1 for ly in b.main_template if ly.op in weighted and ly.name not in extra)
+            n += memo[b.key]
+        return n
+
+    @property
+    def stem_label(self) -> str:
+        """The spec's stem name, or what a traced stem does (``3x3 conv``, ``7x7/2 conv + max-pool``)."""
+        if self.spec is not None:
+            return self.spec.stem
+        convs = [ly for ly in self.stem if ly.op == "conv"]
+        if not convs:
+            return "none"
+        first = convs[0]
+        text = f"{first.kernel_text}{'/' + str(first.stride) if first.stride != 1 else ''} conv"
+        if len(convs) > 1:
+            text = f"{len(convs)} convs"
+        if any(ly.op == "max_pool" for ly in self.stem):
+            text += " + max-pool"
+        return text
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -118,8 +237,9 @@ class _Builder:
         self.shape = shape
         self.layers: list[Layer] = []
 
-    def _add(self, name: str, op: Op, out: Shape, kernel: int = 1, stride: int = 1, groups: int = 1, padding: int = 0) -> None:
-        self.layers.append(Layer(self.prefix + name, op, self.shape, out, kernel, stride, groups, padding))
+    def _add(self, name: str, op: Op, out: Shape, kernel: int = 1, stride: int = 1, groups: int = 1,
+             padding: int = 0, bias: bool = False) -> None:
+        self.layers.append(Layer(self.prefix + name, op, self.shape, out, kernel, stride, groups, padding, bias))
         self.shape = out
 
     def conv(self, name: str, out_c: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
@@ -197,20 +317,30 @@ def _main_path(b: _Builder, spec: ResNetSpec, stage: int, stride: int) -> None:
                 b.relu(f"relu{i}")
 
 
-def _shortcut_path(b: _Builder, spec: ResNetSpec, kind: ShortcutKind, out_c: int, stride: int) -> None:
+def shortcut_path(in_shape: Shape, kind: ShortcutKind, out_c: int, stride: int, *, preact: bool,
+                  pool_slot: bool = False) -> tuple[tuple[Layer, ...], Shape]:
+    """The layers of a ``kind`` shortcut from ``in_shape`` to ``out_c`` channels at ``stride``
+    (named relative to the block), and the shape it ends in.
+
+    Pre-activation projections have no BN (the next unit normalises). ``pool_slot`` names a
+    projection's conv ``downsample.1``, as timm does in ResNet-D networks, whose index 0 holds the
+    average pool (absent where the block keeps its resolution). Used for the spec's own shortcuts
+    and for the hypothetical ones ``shortcuts`` prices, so both cost exactly the same.
+    """
+    b = _Builder("", in_shape)
     if kind == "zero_pad":
         b.zero_pad("shortcut", out_c, stride)
     elif kind == "projection":
-        # timm keeps index 0 for the (here absent) pool of ResNet-D, so its conv sits at index 1.
-        base = 1 if spec.shortcut == "D" else 0
+        base = 1 if pool_slot else 0
         b.conv(f"downsample.{base}", out_c, 1, stride)
-        if not spec.preact:
+        if not preact:
             b.bn(f"downsample.{base + 1}")
     elif kind == "avgpool_projection":
         b.avg_pool("downsample.0", stride)
         b.conv("downsample.1", out_c, 1, 1)
-        if not spec.preact:
+        if not preact:
             b.bn("downsample.2")
+    return tuple(b.layers), b.shape
 
 
 _LAST_RELU: Final = {"bottleneck": "relu3", "basic": "relu2", "single": "relu1"}
@@ -220,44 +350,50 @@ def _blocks(spec: ResNetSpec, shape: Shape) -> tuple[tuple[Block, ...], Shape]:
     blocks: list[Block] = []
     # Within one spec a block's layers depend only on (stage, input shape, stride): deep nets repeat
     # the same few blocks thousands of times, so each distinct one is laid out once and renamed.
-    templates: dict[tuple[int, Shape, int], tuple[tuple[Layer, ...], tuple[Layer, ...], Shape, ShortcutKind]] = {}
+    templates: dict[tuple[int, Shape, int], Block] = {}
     for stage, (count, stage_stride) in enumerate(zip(spec.layers, spec.stage_strides())):
         for index in range(count):
             stride = stage_stride if index == 0 else 1
-            name = f"layer{stage + 1}.{index}"
             key = (stage, shape, stride)
             if key not in templates:
                 templates[key] = _layout_block(spec, stage, shape, stride)
-            main, short, out_shape, kind = templates[key]
-            blocks.append(Block(name, stage + 1, index, spec.block, spec.preact, shape, out_shape, stride, kind, main, short))
-            shape = out_shape
+            t = templates[key]
+            blocks.append(Block(f"layer{stage + 1}.{index}", t.stage, index, t.kind, t.preact, t.in_shape, t.out_shape,
+                                t.stride, t.shortcut, t.main_template, t.shortcut_template, t.shortcut_source))
+            shape = t.out_shape
     return tuple(blocks), shape
 
 
 def _renamed(layers: tuple[Layer, ...], prefix: str) -> tuple[Layer, ...]:
+    # Direct construction: ``dataclasses.replace`` costs several times more, per layer of every
+    # block of a 10,000-block network.
     return tuple(
-        Layer(prefix + ly.name, ly.op, ly.in_shape, ly.out_shape, ly.kernel, ly.stride, ly.groups, ly.padding)
+        Layer(prefix + ly.name, ly.op, ly.in_shape, ly.out_shape, ly.kernel, ly.stride, ly.groups, ly.padding,
+              ly.bias, ly.affine, ly.shared, ly.kernel_w, ly.detail, ly.other_params)
         for ly in layers
     )
 
 
-def _layout_block(
-    spec: ResNetSpec, stage: int, shape: Shape, stride: int
-) -> tuple[tuple[Layer, ...], tuple[Layer, ...], Shape, ShortcutKind]:
-    """One block's main-path and shortcut layers, named relative to the block."""
+def _layout_block(spec: ResNetSpec, stage: int, shape: Shape, stride: int) -> Block:
+    """One block's main-path and shortcut layers, named relative to the block (name and index
+    are the caller's)."""
     main = _Builder("", shape)
     _main_path(main, spec, stage, stride)
     out_shape = main.shape
     kind = shortcut_kind(spec.shortcut, shape, out_shape, stride)
-    sc = _Builder("", shape)
-    _shortcut_path(sc, spec, kind, spec.out_channels(stage), stride)
-    if sc.layers and sc.shape != out_shape:  # the spec's validation should make this impossible
-        raise AssertionError(f"layer{stage + 1}: shortcut gives {sc.shape}, main path {out_shape}")
+    short, sc_shape = shortcut_path(shape, kind, spec.out_channels(stage), stride, preact=spec.preact,
+                                    pool_slot=spec.shortcut == "D")
+    if short and sc_shape != out_shape:  # the spec's validation should make this impossible
+        raise AssertionError(f"layer{stage + 1}: shortcut gives {sc_shape}, main path {out_shape}")
     if kind != "none":
         main.add("add")
     if not spec.preact:  # v1: ReLU after the addition; v2: the addition is last
         main.relu(_LAST_RELU[spec.block])
-    return tuple(main.layers), tuple(sc.layers), out_shape, kind
+    # He et al. (2016) share the first BN-ReLU between both paths when the shortcut projects; an
+    # identity or zero-pad shortcut takes the raw input.
+    source = 1 if spec.preact and kind in PROJECTION_KINDS else -1
+    return Block("", stage + 1, 0, spec.block, spec.preact, shape, out_shape, stride, kind,
+                 tuple(main.layers), short, source)
 
 
 def _head(spec: ResNetSpec, shape: Shape) -> tuple[Layer, ...]:
@@ -267,11 +403,12 @@ def _head(spec: ResNetSpec, shape: Shape) -> tuple[Layer, ...]:
         b.relu("relu_final")
     c = b.shape[0]
     b._add("avgpool", "adaptive_avg_pool2d", (c, 1, 1))
-    b._add("fc", "linear", (spec.num_classes, 1, 1))
+    b._add("fc", "linear", (spec.num_classes, 1, 1), bias=True)
     return tuple(b.layers)
 
 
 def make_plan(spec: ResNetSpec) -> Plan:
     stem, shape = _stem(spec)
     blocks, shape = _blocks(spec, shape)
-    return Plan(spec, stem, blocks, _head(spec, shape))
+    input_shape = (spec.in_channels, spec.input_size, spec.input_size)
+    return Plan(spec.name, input_shape, stem, blocks, _head(spec, shape), spec=spec)

@@ -5,11 +5,13 @@ Pure analysis on top of the engine; no new counting formula lives here.
 - Network view: the spec re-analysed under every shortcut option (``none``, ``A``, ``B``, ``C``,
   ``D``) with ``dataclasses.replace``, so each row is exactly what ``summary`` reports for that
   option; an option the spec cannot take (``A`` where a stage narrows) carries the validation
-  message instead of numbers.
-- Block view: for each block, the main path as built, and what an identity, a zero-pad, a 1x1
-  projection and (where the block downsamples) an avg-pool projection would cost *there*. The
-  hypothetical shortcuts are laid out by ``plan``'s own shortcut builder and counted by
-  ``counts.count_layers``, so a hypothetical projection costs exactly what a real one does.
+  message instead of numbers. A traced module or checkpoint has this view only when it equals a
+  spec (``Plan.spec``): options of a network no spec describes would be guesses.
+- Block view: for each block, the main path as built (a traced one included), and what an
+  identity, a zero-pad, a 1x1 projection and (where the block downsamples) an avg-pool projection
+  would cost *there*. The hypothetical shortcuts are laid out by ``plan.shortcut_path`` and counted
+  by ``counts.count_layers``, so a hypothetical projection costs exactly what a spec's real one
+  does.
 
 ``weights`` (conv kernels only, no BatchNorm) sits beside ``params`` because that is what He et al.
 (2015) count when they say a bottleneck's projection "doubles" the block: 65,536 against 69,632 in
@@ -25,13 +27,11 @@ from typing import Final
 from .counts import Analysis, analyze, count_layers
 from .errors import SpecError
 from .paper import PaperResult, paper_result
-from .plan import Block, Layer, ShortcutKind, _Builder, _shortcut_path
+from .plan import PROJECTION_KINDS, Block, Layer, ShortcutKind, shortcut_path
 from .spec import ResNetSpec
 
 #: The options of the network view, in report order (plain first, then the paper's A/B/C, then D).
 OPTIONS: Final = ("none", "A", "B", "C", "D")
-#: Shortcut kinds that carry weights.
-PROJECTION_KINDS: Final = frozenset({"projection", "avgpool_projection"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +132,23 @@ class BlockShortcuts:
 
 @dataclass(frozen=True, slots=True)
 class ShortcutStudy:
-    """Everything ``resnet-inspect shortcuts`` reports, computed once."""
+    """Everything ``resnet-inspect shortcuts`` reports, computed once.
 
-    spec: ResNetSpec
-    analysis: Analysis  # the spec as given
+    ``spec`` is None (and ``options`` empty) for a traced module or checkpoint no spec describes.
+    """
+
+    spec: ResNetSpec | None
+    analysis: Analysis  # the network as given
     options: tuple[OptionCost, ...]
     blocks: tuple[BlockShortcuts, ...]
+
+    @property
+    def name(self) -> str:
+        return self.analysis.name
+
+    @property
+    def has_options(self) -> bool:
+        return bool(self.options)
 
     def option(self, name: str) -> OptionCost:
         for o in self.options:
@@ -170,48 +181,52 @@ def option_cost(spec: ResNetSpec, option: str) -> OptionCost:
     return OptionCost(option, analyze(variant), None, paper_result(variant))
 
 
-def _hypothetical(spec: ResNetSpec, block: Block, kind: ShortcutKind) -> Cost | None:
-    """What shortcut ``kind`` would cost on ``block``, laid out by ``plan``'s own builder; None when
+def _hypothetical(block: Block, kind: ShortcutKind) -> Cost | None:
+    """What shortcut ``kind`` would cost on ``block``, laid out by ``plan.shortcut_path``; None when
     it cannot produce the block's output shape there."""
-    b = _Builder("", block.in_shape)
-    _shortcut_path(b, spec, kind, block.out_shape[0], block.stride)
-    if b.shape != block.out_shape:
+    layers, shape = shortcut_path(block.in_shape, kind, block.out_shape[0], block.stride, preact=block.preact)
+    if shape != block.out_shape:
         return None
-    return cost_of(b.layers)
+    return cost_of(layers)
 
 
-def _alternatives(spec: ResNetSpec, blk: Block) -> BlockShortcuts:
+def _alternatives(blk: Block) -> BlockShortcuts:
     same = blk.in_shape == blk.out_shape
-    projection = _hypothetical(spec, blk, "projection")
-    if projection is None:  # a 1x1 conv at the block's stride always fits; plan guarantees it
-        raise AssertionError(f"{blk.name}: a 1x1 projection does not fit")
+    projection = _hypothetical(blk, "projection")
+    if projection is None:
+        # A spec's 1x1 conv at the block's stride always fits; a traced unit that shrinks its map
+        # another way (unpadded convs) gets a 1x1 projection straight to its output shape.
+        layers = (Layer("downsample.0", "conv", blk.in_shape, blk.out_shape),
+                  *(() if blk.preact else (Layer("downsample.1", "batch_norm", blk.out_shape, blk.out_shape),)))
+        projection = cost_of(layers)
     return BlockShortcuts(
         block=blk,
         main=cost_of(blk.main_template),
         actual=cost_of(blk.shortcut_template),
         identity=ZERO if same else None,
-        zero_pad=None if blk.out_shape[0] < blk.in_shape[0] else _hypothetical(spec, blk, "zero_pad"),
+        zero_pad=None if blk.out_shape[0] < blk.in_shape[0] else _hypothetical(blk, "zero_pad"),
         projection=projection,
-        avgpool_projection=_hypothetical(spec, blk, "avgpool_projection") if blk.stride > 1 else None,
+        avgpool_projection=_hypothetical(blk, "avgpool_projection") if blk.stride > 1 else None,
     )
 
 
 def block_shortcuts(a: Analysis) -> tuple[BlockShortcuts, ...]:
-    """Every block's alternatives. Blocks alike but for their names (same stage, input shape and
-    stride: ``plan``'s own rule) are worked out once, so 10,000-block networks stay fast."""
-    memo: dict[tuple[int, tuple[int, int, int], int], BlockShortcuts] = {}
+    """Every block's alternatives. Blocks alike but for their names (``Block.key``: the same layer
+    templates) are worked out once, so 10,000-block networks stay fast."""
+    memo: dict[tuple[int, int], BlockShortcuts] = {}
     out: list[BlockShortcuts] = []
     for bc in a.blocks:
         blk = bc.block
-        key = (blk.stage, blk.in_shape, blk.stride)
-        if key not in memo:
-            memo[key] = _alternatives(a.spec, blk)
-        out.append(replace(memo[key], block=blk))
+        if blk.key not in memo:
+            memo[blk.key] = _alternatives(blk)
+        out.append(replace(memo[blk.key], block=blk))
     return tuple(out)
 
 
-def study(spec: ResNetSpec) -> ShortcutStudy:
-    """The network view (every option) and the block view (every block) of ``spec``."""
-    a = analyze(spec)
-    options = tuple(option_cost(spec, o) for o in OPTIONS)
+def study(network: ResNetSpec | Analysis) -> ShortcutStudy:
+    """The network view (every option, when a spec describes the network) and the block view
+    (every block) of a spec or of an analysed plan."""
+    a = analyze(network) if isinstance(network, ResNetSpec) else network
+    spec = a.spec
+    options = tuple(option_cost(spec, o) for o in OPTIONS) if spec is not None else ()
     return ShortcutStudy(spec, a, options, block_shortcuts(a))

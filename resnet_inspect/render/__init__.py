@@ -45,7 +45,7 @@ def find_block(a: Analysis, name: str) -> str:
         return name
     close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
-    raise UsageError(f"no block {name!r} in {a.spec.name}: {hint}its blocks are {block_names_text(a)}")
+    raise UsageError(f"no block {name!r} in {a.name}: {hint}its blocks are {block_names_text(a)}")
 
 
 def compare_specs(spec: ResNetSpec, name: str) -> tuple[ResNetSpec, ResNetSpec]:
@@ -68,23 +68,31 @@ def _with_shortcut(spec: ResNetSpec, option: str) -> ResNetSpec:
         raise UsageError(f"--level compare needs {spec.name} with shortcut={option}, which is not valid: {exc}") from None
 
 
-def diagram_text(spec: ResNetSpec, level: Level = "network", block: str | None = None) -> str:
-    """The DOT text of one diagram of ``spec``."""
+def diagram_text(network: ResNetSpec | Analysis, level: Level = "network", block: str | None = None) -> str:
+    """The DOT text of one diagram of a spec or of an analysed plan (a traced module)."""
     from . import dot
 
     if level not in LEVELS:
         raise UsageError(f"--level {level!r} is not known; use one of {', '.join(LEVELS)}")
-    analysis = analyze(spec)
+    analysis = analyze(network) if isinstance(network, ResNetSpec) else network
     if level == "network":
         if block is not None:
             raise UsageError("--block applies to --level block or --level compare; drop it, or add --level block")
         return dot.network_dot(analysis)
     if block is None:
-        raise UsageError(f"--level {level} needs --block NAME; {spec.name}'s blocks are {block_names_text(analysis)}")
+        raise UsageError(f"--level {level} needs --block NAME; {analysis.name}'s blocks are {block_names_text(analysis)}")
     name = find_block(analysis, block)
     if level == "block":
         return dot.block_dot(analysis, name)
-    free, projecting = compare_specs(spec, name)
+    if analysis.spec is None:
+        raise UsageError(
+            f"--level compare redraws {name} under other shortcut options, which needs a network a spec describes; "
+            f"no spec matches {analysis.name}: use --level block"
+        )
+    if analysis.plan.source != "spec":  # a traced module that equals a spec: the spec's block in its place
+        index = [bc.block.name for bc in analysis.blocks].index(name)
+        name = analyze(analysis.spec).blocks[index].block.name
+    free, projecting = compare_specs(analysis.spec, name)
     return dot.compare_dot(analyze(free), analyze(projecting), name)
 
 

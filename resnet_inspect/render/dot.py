@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..counts import Analysis, BlockCount, Tally, count_layer
-from ..plan import Block, Layer
+from ..plan import PROJECTION_KINDS, Block, Layer
 from ..report.style import SHORTCUT_COLORS, SHORTCUT_LABELS
 from ..report.summary import shape_text
 from ..units import human, percent
@@ -51,6 +51,7 @@ EDGE_STYLE: Final[dict[str, str]] = {
     "projection": 'style="bold", penwidth=3',
     "avgpool_projection": 'style="bold", penwidth=3',
     "none": 'style="dotted", penwidth=1',
+    "other": 'style="bold,dashed", penwidth=2',
 }
 
 #: A sample of each edge style in the legend (box-drawing glyphs, present in the common fonts).
@@ -60,6 +61,7 @@ _LEGEND_SAMPLE: Final[dict[str, str]] = {
     "projection": "━━━━",
     "avgpool_projection": "━━━━",
     "none": "",
+    "other": "╍╍╍╍",
 }
 
 _LEGEND_TEXT: Final[dict[str, str]] = {
@@ -68,6 +70,7 @@ _LEGEND_TEXT: Final[dict[str, str]] = {
     "projection": "1x1 conv + BN on x (parameters, MACs)",
     "avgpool_projection": "2x2 avg-pool, then 1x1 conv + BN (ResNet-D)",
     "none": "no shortcut: plain network, no edge",
+    "other": "ops that are neither identity, zero-padding nor a conv projection",
 }
 
 #: Fill colours per op in the block view: neutral tints that do not compete with the shortcuts.
@@ -81,6 +84,11 @@ _OP_FILL: Final[dict[str, str]] = {
     "linear": "#e8eef8",
     "add": "#ffffff",
     "zero_pad": "#ffffff",
+    "mul": "#fdf6e3",
+    "activation": "#f1f1f1",
+    "mean": "#eaf4ec",
+    "norm": "#fbf3df",
+    "other": "#f7f0e0",
 }
 
 _OP_NAME: Final[dict[str, str]] = {
@@ -90,9 +98,9 @@ _OP_NAME: Final[dict[str, str]] = {
     "adaptive_avg_pool2d": "global avg-pool",
     "linear": "fc",
     "zero_pad": "zero-pad",
+    "mean": "global mean",
+    "mul": "multiply",
 }
-
-_PROJECTION_KINDS: Final = ("projection", "avgpool_projection")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,12 +203,14 @@ def describe_layer(layer: Layer) -> str:
     if layer.op == "conv":
         stride = f"/{layer.stride}" if layer.stride != 1 else ""
         groups = f", {layer.groups} groups" if layer.groups != 1 else ""
-        return f"{layer.kernel}x{layer.kernel}{stride} conv {layer.in_shape[0]}→{layer.out_shape[0]}{groups}"
+        return f"{layer.kernel_text}{stride} conv {layer.in_shape[0]}→{layer.out_shape[0]}{groups}"
     if layer.op in ("max_pool", "avg_pool"):
         kind = "max-pool" if layer.op == "max_pool" else "avg-pool"
-        return f"{layer.kernel}x{layer.kernel}/{layer.stride} {kind}"
+        return f"{layer.kernel_text}/{layer.stride} {kind}"
     if layer.op == "linear":
         return f"fc {layer.in_shape[0]}→{layer.out_shape[0]}"
+    if layer.detail:
+        return layer.detail
     return _OP_NAME.get(layer.op, layer.op)
 
 
@@ -244,9 +254,14 @@ def shortcut_edge_label(bc: BlockCount) -> str:
     label = SHORTCUT_LABELS[blk.shortcut]
     if blk.shortcut == "zero_pad" and blk.shortcut_layers:
         return f"{label}\n{zero_pad_text(blk.shortcut_layers[0])}"
-    if blk.shortcut in _PROJECTION_KINDS:
-        tap = "\n(reads x after BN-ReLU)" if blk.preact else ""
-        return f"{label}\n{human(bc.shortcut.params)} params\n{human(bc.shortcut.macs)} MACs{tap}"
+    if blk.shortcut in PROJECTION_KINDS:
+        tap = "\n(reads x after BN-ReLU)" if blk.shortcut_source >= 0 else ""
+        kernel = blk.projection_kernel()
+        size = f" {kernel}" if kernel not in (None, "1x1") else ""
+        return f"{label}{size}\n{human(bc.shortcut.params)} params\n{human(bc.shortcut.macs)} MACs{tap}"
+    if blk.shortcut == "other":
+        ops = " → ".join(describe_layer(ly) for ly in blk.shortcut_template)
+        return f"{label}\n{ops}\n{human(bc.shortcut.params)} params"
     return label
 
 
@@ -321,11 +336,11 @@ def _add_label(block: Block) -> str:
 
 def network_dot(a: Analysis) -> str:
     """The whole network: stem, stages of blocks (runs collapsed), head, shortcuts, legend."""
-    spec = a.spec
+    plan = a.plan
     w = _Writer()
-    stem_out = a.plan.stem[-1].out_shape if a.plan.stem else a.plan.input_shape
-    w.node("input", label=f"input {shape_text(a.plan.input_shape)}", shape="plaintext", style="", fontsize=13)
-    stem_lines = [f"<b>stem</b>  {_small(spec.stem, MUTED, 12)}", *(esc(t) for t in _path_summary(a.plan.stem)),
+    stem_out = plan.stem_out
+    w.node("input", label=f"input {shape_text(plan.input_shape)}", shape="plaintext", style="", fontsize=13)
+    stem_lines = [f"<b>stem</b>  {_small(plan.stem_label, MUTED, 12)}", *(esc(t) for t in _path_summary(plan.stem)),
                   esc(f"out {shape_text(stem_out)}"), esc(_cost(a.stem))]
     w.node("stem", label=_lines(*stem_lines), fillcolor="#f4f4f4")
     prev = "input"
@@ -361,25 +376,33 @@ def network_dot(a: Analysis) -> str:
         w.close()
     head_in = a.plan.head[0].in_shape if a.plan.head else stem_out
     head_lines = ["<b>head</b>", *(esc(t) for t in _path_summary(a.plan.head)),
-                  esc(f"{shape_text(head_in)} → {spec.num_classes} classes"), esc(_cost(a.head))]
+                  esc(f"{shape_text(head_in)} → {plan.num_classes} classes"), esc(_cost(a.head))]
     w.node("head", label=_lines(*head_lines), fillcolor="#f4f4f4")
     w.edge(prev, "head")
-    w.node("output", label=f"output {spec.num_classes}", shape="plaintext", style="", fontsize=13)
+    w.node("output", label=f"output {plan.num_classes}", shape="plaintext", style="", fontsize=13)
     w.edge("head", "output")
     kinds = [k for k in SHORTCUT_COLORS if k in a.shortcut_kinds()]
     _legend(w, kinds)
+    _, h, wd = plan.input_shape
     title = Html(
-        f"<b>{esc(spec.name)}</b>  {esc(_describe(a))}<br/>"
+        f"<b>{esc(a.name)}</b>  {esc(_describe(a))}<br/>"
         + _small(f"{human(a.total.params)} params · {human(a.total.macs)} MACs at "
-                 f"{spec.input_size}x{spec.input_size} · {len(a.blocks)} blocks, {spec.depth} layers", MUTED, 13)
+                 f"{h}x{wd} · {len(a.blocks)} blocks, {plan.depth} layers", MUTED, 13)
     )
-    return _document(spec.name, title, w)
+    return _document(a.name, title, w)
 
 
 def _describe(a: Analysis) -> str:
     s = a.spec
-    parts = [("pre-activation " if s.preact else "") + f"{s.block} blocks {'-'.join(map(str, s.layers))}",
-             f"shortcut {s.shortcut}"]
+    layout = "-".join(map(str, a.plan.layout))
+    if a.plan.source != "spec":
+        kinds = "/".join(dict.fromkeys(_block_kind(b) for b in a.plan.blocks))
+        parts = [f"traced: {kinds} blocks {layout}"]
+        if s is not None:
+            parts.append(f"= {s.name}")
+        return " · ".join(parts)
+    assert s is not None
+    parts = [("pre-activation " if s.preact else "") + f"{s.block} blocks {layout}", f"shortcut {s.shortcut}"]
     if s.block == "bottleneck":
         parts.append(f"stride in {s.stride_in}")
     return " · ".join(parts)
@@ -396,17 +419,6 @@ def _layer_label(layer: Layer, block: Block | None, extra: Sequence[str] = ()) -
         _small(f"out {shape_text(layer.out_shape)} · {_cost(t)}", "#333333", 11),
         *extra,
     )
-
-
-def _main_source(block: Block) -> int:
-    """Index of the main-path layer whose output a pre-activation projection reads (the first
-    ReLU: He et al. 2016 share the first BN-ReLU between both paths when the shortcut projects),
-    or -1 for the block input."""
-    if block.preact and block.shortcut in _PROJECTION_KINDS:
-        for i, layer in enumerate(block.main):
-            if layer.op == "relu":
-                return i
-    return -1
 
 
 def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
@@ -435,8 +447,9 @@ def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
     w.edge(prev, out_id)
     if not add_id:  # shortcut "none": nothing bypasses the block
         return
-    source_index = _main_source(blk)
-    source = in_id if source_index < 0 else ids[source_index]
+    # A pre-activation projection reads after the first BN-ReLU (He et al. 2016 share it between
+    # both paths); every other shortcut reads the block's input.
+    source = in_id if blk.shortcut_source < 0 else ids[blk.shortcut_source]
     style = EDGE_STYLE[blk.shortcut]
     if blk.shortcut == "identity":
         w.edge(source, add_id, style, label="identity", color=color, fontcolor=color,
@@ -496,7 +509,7 @@ def block_dot(a: Analysis, name: str) -> str:
     bc = a.block(name)
     w = _Writer()
     _block_body(w, bc, "")
-    return _document(f"{a.spec.name} {name}", _block_title(bc, a.spec.name), w)
+    return _document(f"{a.name} {name}", _block_title(bc, a.name), w)
 
 
 def compare_dot(left: Analysis, right: Analysis, name: str) -> str:
@@ -509,8 +522,8 @@ def compare_dot(left: Analysis, right: Analysis, name: str) -> str:
         blk = bc.block
         color = SHORTCUT_COLORS[blk.shortcut]
         heading = (f'<font color="{color}"><b>{esc(SHORTCUT_LABELS[blk.shortcut])} shortcut</b></font>'
-                   f"  {_small(f'option {a.spec.shortcut}', MUTED, 13)}")
-        title = _block_title(bc, a.spec.name, heading)
+                   f"  {_small(f'option {a.spec.shortcut}' if a.spec is not None else 'as traced', MUTED, 13)}")
+        title = _block_title(bc, a.name, heading)
         if side == "b":
             left_kind = SHORTCUT_LABELS[pair[0].block.shortcut]
             change = (f"block total {_times(bc.total.params, base.params)} params, "
@@ -521,11 +534,11 @@ def compare_dot(left: Analysis, right: Analysis, name: str) -> str:
         w.close()
     blk = pair[0].block
     title = Html(
-        f"<b>{esc(left.spec.name)} · {esc(name)}</b>  {esc(_block_kind(blk))} block, "
+        f"<b>{esc(left.name)} · {esc(name)}</b>  {esc(_block_kind(blk))} block, "
         f"{esc(shape_text(blk.in_shape))} → {esc(shape_text(blk.out_shape))}<br/>"
         + _small("the same block with each shortcut: what a projection adds", MUTED, 13)
     )
-    return _document(f"{left.spec.name} {name} compare", title, w)
+    return _document(f"{left.name} {name} compare", title, w)
 
 
 def _times(value: int, base: int) -> str:

@@ -13,7 +13,7 @@ from ..budget import LIMITS, CheckResult
 from ..compare import BlockDiff, Comparison, Delta, Metrics
 from ..units import human, signed_human
 from .style import CONVENTION, SHORTCUT_LABELS
-from .summary import shape_text
+from .summary import shape_text, source_json, spec_json
 from .tables import Cell, Column, Row, TableDoc, cell
 
 SCHEMA_VERSION: Final = 1
@@ -61,8 +61,8 @@ def to_json(c: Comparison) -> dict[str, Any]:
         ]
     return {
         "schema_version": SCHEMA_VERSION,
-        "a": {"label": c.label_a, "spec": c.a.spec.to_dict()},
-        "b": {"label": c.label_b, "spec": c.b.spec.to_dict()},
+        "a": {"label": c.label_a, "spec": spec_json(c.a), "source": source_json(c.a)},
+        "b": {"label": c.label_b, "spec": spec_json(c.b), "source": source_json(c.b)},
         "totals": {
             **_metrics_json(t.metrics),
             "flops": _delta_json(Delta(c.a.total.flops, c.b.total.flops)),

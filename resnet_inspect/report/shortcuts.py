@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from ..paper import SOURCE, PaperResult
-from ..plan import Block
-from ..shortcuts import OPTIONS, PROJECTION_KINDS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
+from ..plan import PROJECTION_KINDS, Block
+from ..shortcuts import OPTIONS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
 from ..units import human, percent, signed_human
 from .style import CONVENTION, SHORTCUT_COLORS, SHORTCUT_LABELS, shortcut_markup
-from .summary import COLLAPSE_ABOVE, shape_text
+from .summary import COLLAPSE_ABOVE, shape_text, shortcut_label, source_json, spec_json
 from .tables import Cell, Column, Row, TableDoc, cell
 
 SCHEMA_VERSION: Final = 1
@@ -85,7 +85,7 @@ def _option_json(s: ShortcutStudy, o: OptionCost) -> dict[str, Any]:
     base = s.option(s.baseline)
     doc: dict[str, Any] = {
         "option": o.option, "description": OPTION_LABELS[o.option], "available": o.available,
-        "reason": o.reason, "given": o.option == s.spec.shortcut,
+        "reason": o.reason, "given": o.option == given_option(s),
     }
     if not o.available:
         doc.update({k: None for k in ("params", "macs", "shortcut_params", "shortcut_macs", "projections",
@@ -120,17 +120,31 @@ def _block_json(b: BlockShortcuts) -> dict[str, Any]:
     }
 
 
+def given_option(s: ShortcutStudy) -> str | None:
+    """The shortcut option the network has, when a spec describes it."""
+    return s.spec.shortcut if s.spec is not None else None
+
+
+def no_options_reason(s: ShortcutStudy) -> str:
+    what = {"module": "this traced module", "checkpoint": "this checkpoint"}.get(s.analysis.plan.source, "it")
+    return (f"the none/A/B/C/D comparison needs a network that a spec describes, and no spec matches {what}; "
+            "the per-block view prices every shortcut on its own blocks")
+
+
 def to_json(s: ShortcutStudy, view: View = "all") -> dict[str, Any]:
     """The ``shortcuts --format json`` document (keys in docs/shortcuts.md)."""
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "spec": s.spec.to_dict(),
-        "given": s.spec.shortcut,
-        "baseline": s.baseline,
+        "spec": spec_json(s.analysis),
+        "source": source_json(s.analysis),
+        "given": given_option(s),
+        "baseline": s.baseline if s.has_options else None,
     }
     if view in ("network", "all"):
         doc["network"] = [_option_json(s, o) for o in s.options]
         doc["comparisons"] = comparisons(s)
+        if not s.has_options:
+            doc["network_unavailable"] = no_options_reason(s)
     if view in ("blocks", "all"):
         doc["blocks"] = [_block_json(b) for b in s.blocks]
         doc["verdict"] = verdict(s)
@@ -171,17 +185,23 @@ def _stage_list(blocks: list[BlockShortcuts]) -> str:
 
 def verdict(s: ShortcutStudy) -> str:
     """One line: where in this network the shortcut choice matters."""
-    name = s.spec.name
+    name = s.name
     blocks = list(s.blocks)
     ratios = [b.ratio("params") for b in blocks]
     lo, hi = min(ratios), max(ratios)
     top = blocks[ratios.index(hi)].block.name
     heavy = [b for b in blocks if b.ratio("params") >= 0.5]
     changing = [b.block.name for b in blocks if b.shapes_change]
-    c, base = s.option("C"), s.option("B")
-    dp = c.params - base.params
-    extra = c.projections - base.projections
-    c_cost = f"C's {extra} extra projections would add {in_unit_of(dp, base.params)} params ({_signed_pct(dp, base.params)} over B)"
+    if s.has_options:
+        c, base = s.option("C"), s.option("B")
+        dp = c.params - base.params
+        extra = c.projections - base.projections
+        c_cost = f"C's {extra} extra projections would add {in_unit_of(dp, base.params)} params ({_signed_pct(dp, base.params)} over B)"
+    else:
+        total = s.analysis.total.params
+        dp = sum(b.projection.params - b.actual.params for b in blocks if b.block.shortcut not in PROJECTION_KINDS)
+        c_cost = (f"1x1 projections on its {sum(1 for b in blocks if b.block.shortcut not in PROJECTION_KINDS)} other "
+                  f"blocks would add {in_unit_of(dp, total)} params ({_signed_pct(dp, total)})")
     if heavy:
         where = (f"{len(heavy)} of {len(blocks)} blocks ({_stage_list(heavy)}) would grow by half or more, "
                  "so identity shortcuts are what keeps them cheap")
@@ -210,79 +230,106 @@ def _path_text(blk: Block) -> str:
 
 def notes(s: ShortcutStudy) -> list[str]:
     """Answers to the recurring questions, each with this network's numbers."""
-    out: list[str] = []
-    preact = s.spec.preact
+    return [_weights_note(s), *_own_kernel_note(s), *_zero_pad_note(s), _bottleneck_note(s), _paper_note(s)]
+
+
+def _weights_note(s: ShortcutStudy) -> str:
+    """Does a projection have weights, and what does one cost here?"""
+    preact = any(b.block.preact for b in s.blocks)
     ex = _example_projection(s)
     blk = ex.block
     p = ex.projection
     bn = "" if preact else " + BN"
     bn_params = p.params - p.weights
     bn_text = f" + {bn_params:,} BN" if bn_params else ""
-    b_opt, base = s.option("B"), s.option(s.baseline)
-    if s.baseline == "B":
-        b_extra = ""
-    elif b_opt.projections == 0:
-        b_extra = " Under B this network needs no projection: no block changes shape."
-    else:
-        b_extra = (f" Under B this network has {b_opt.projections} projection(s): "
-                   f"{in_unit_of(b_opt.params - base.params, base.params)} params and "
-                   f"{in_unit_of(b_opt.macs - base.macs, base.macs)} MACs over {s.baseline}.")
+    b_extra = ""
+    if s.has_options and s.baseline != "B":
+        b_opt, base = s.option("B"), s.option(s.baseline)
+        if b_opt.projections == 0:
+            b_extra = " Under B this network needs no projection: no block changes shape."
+        else:
+            b_extra = (f" Under B this network has {b_opt.projections} projection(s): "
+                       f"{in_unit_of(b_opt.params - base.params, base.params)} params and "
+                       f"{in_unit_of(b_opt.macs - base.macs, base.macs)} MACs over {s.baseline}.")
     where = "" if ex.shapes_change else ", where only option C puts one,"
-    out.append(
+    return (
         f"Does a projection shortcut have weights? Yes: it is a 1x1 conv{bn}"
         f"{' (pre-activation units have no BN on the shortcut)' if preact else ''}, trained with the rest "
         f"of the network, and the block stays residual (it outputs F(x) + Wx). In {blk.name} "
         f"({blk.in_shape[0]}→{blk.out_shape[0]} channels, stride {blk.stride}){where} it has {p.weights:,} weights"
         f"{bn_text} = {p.params:,} params and {human(p.macs)} MACs: the block's extra cost.{b_extra}"
     )
-    a = s.option("A")
+
+
+def _own_kernel_note(s: ShortcutStudy) -> list[str]:
+    """A network whose projections are not 1x1 (a tutorial's 3x3 downsample) pays a multiple."""
+    for b in s.blocks:
+        kernel = b.block.projection_kernel()
+        if kernel not in (None, "1x1") and b.projection.weights:
+            times = b.actual.weights / b.projection.weights
+            return [f"{b.block.name} projects with a {kernel} conv: {b.actual.weights:,} weights, {times:.1f}x "
+                    f"what a 1x1 projection needs there ({b.projection.weights:,}), and {human(b.actual.macs)} "
+                    f"MACs against {human(b.projection.macs)}."]
+    return []
+
+
+def _zero_pad_note(s: ShortcutStudy) -> list[str]:
+    """What option A costs and what it leaves without a residual."""
     pads = [b for b in s.blocks if b.shapes_change and b.block.out_shape[0] > b.block.in_shape[0]]
-    if not a.available:
-        out.append(f"Option A is not possible here: {a.reason}.")
-    elif pads:
-        z = pads[0].block
-        cin, cout = z.in_shape[0], z.out_shape[0]
-        out.append(
-            f"Option A is free (0 params, 0 MACs) but leaves the padded channels without a residual: in "
-            f"{z.name} the shortcut carries the {cin} input channels{' subsampled at stride ' + str(z.stride) if z.stride > 1 else ''} "
-            f"and zeros in the other {cout - cin} of {cout}, so those channels get no identity path in that block "
-            f"({len(pads)} block(s) zero-pad under A)."
-        )
-    else:
-        out.append("Option A equals the identity everywhere here: no block gains channels.")
+    if s.has_options:
+        a = s.option("A")
+        if not a.available:
+            return [f"Option A is not possible here: {a.reason}."]
+    elif not any(b.block.shortcut == "zero_pad" for b in pads):
+        return []
+    if not pads:
+        return ["Option A equals the identity everywhere here: no block gains channels."]
+    z = pads[0].block
+    cin, cout = z.in_shape[0], z.out_shape[0]
+    return [
+        f"Option A is free (0 params, 0 MACs) but leaves the padded channels without a residual: in "
+        f"{z.name} the shortcut carries the {cin} input channels{' subsampled at stride ' + str(z.stride) if z.stride > 1 else ''} "
+        f"and zeros in the other {cout - cin} of {cout}, so those channels get no identity path in that block "
+        f"({len(pads)} block(s) zero-pad under A)."
+    ]
+
+
+def _bottleneck_note(s: ShortcutStudy) -> str:
+    """Why identity matters most in bottlenecks, with this network's largest projection ratio."""
     top = max(s.blocks, key=lambda b: b.ratio("weights"))
     tb = top.block
     ratio = percent(top.projection.weights, top.main.weights)
     if tb.kind == "bottleneck":
-        out.append(
+        return (
             f"Why identity shortcuts matter most in bottlenecks: in {tb.name} ({_path_text(tb)}) the main path "
             f"has {top.main.weights:,} conv weights and a projection would have {top.projection.weights:,} "
             f"({ratio}), because the shortcut joins the two high-dimensional ends; a projection there "
             f"{_grows(top.ratio('weights'))} (MACs {percent(top.projection.macs, top.main.macs)})."
         )
-    else:
-        n_convs = sum(1 for layer in tb.main if layer.op == "conv")
-        out.append(
-            f"In {tb.kind} blocks a projection is small next to {'two 3x3 convs' if n_convs == 2 else 'the 3x3 conv'}: "
-            f"at most {ratio} of the main path here ({tb.name}: {top.projection.weights:,} against "
-            f"{top.main.weights:,} weights). Bottlenecks are where it nearly doubles a block "
-            "(65,536 against 69,632 weights in a 256-d bottleneck)."
-        )
+    n_convs = sum(1 for layer in tb.main if layer.op == "conv")
+    convs = {1: "the 3x3 conv", 2: "two 3x3 convs"}.get(n_convs, f"{n_convs} convs")
+    return (
+        f"In {tb.kind} blocks a projection is small next to {convs}: "
+        f"at most {ratio} of the main path here ({tb.name}: {top.projection.weights:,} against "
+        f"{top.main.weights:,} weights). Bottlenecks are where it nearly doubles a block "
+        "(65,536 against 69,632 weights in a 256-d bottleneck)."
+    )
+
+
+def _paper_note(s: ShortcutStudy) -> str:
     measured = [o for o in s.options if o.available and o.paper is not None]
     if measured:
         tables = sorted({o.paper.table for o in measured if o.paper is not None})
-        out.append(
+        return (
             f"Errors (top-1/top-5 %, ImageNet val, 10-crop) from {SOURCE}, {' and '.join(tables)}; shown only "
             "for the networks the paper trained, never estimated for others."
         )
-    elif _would_match_with_1x1(s):
-        out.append(
+    if _would_match_with_1x1(s):
+        return (
             "No paper errors: He et al. (2015) put a bottleneck's stride in the first 1x1 conv, this spec in "
             "the 3x3 (torchvision); run with --stride-in 1x1 to see the paper's errors beside the costs."
         )
-    else:
-        out.append("No paper errors: He et al. (2015) did not train this network, and none are guessed.")
-    return out
+    return "No paper errors: He et al. (2015) did not train this network, and none are guessed."
 
 
 def _grows(ratio: float) -> str:
@@ -298,7 +345,7 @@ def _would_match_with_1x1(s: ShortcutStudy) -> bool:
 
     from ..paper import paper_result
 
-    if s.spec.block != "bottleneck" or s.spec.stride_in == "1x1":
+    if s.spec is None or s.spec.block != "bottleneck" or s.spec.stride_in == "1x1":
         return False
     return paper_result(replace(s.spec, stride_in="1x1", shortcut="B")) is not None
 
@@ -358,7 +405,7 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
     base = s.option(s.baseline)
     rows: list[Row] = []
     for o in s.options:
-        given = o.option == s.spec.shortcut
+        given = o.option == given_option(s)
         label = cell(f"{o.option} (given)" if given else o.option, o.option)
         if not o.available:
             blank = [cell("n/a", None)] * (len(cols) - 2)
@@ -386,7 +433,7 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
     doc_notes += [f"{o.option} is not possible: {o.reason}." for o in s.options if not o.available]
     doc_notes.append(f"Δ: against option {s.baseline}"
                      + (" (free: no shortcut weights)." if s.baseline == "A" else " (A is not possible here)."))
-    return TableDoc(f"{s.spec.name}: every shortcut option", tuple(cols), tuple(rows), tuple(doc_notes))
+    return TableDoc(f"{s.name}: every shortcut option", tuple(cols), tuple(rows), tuple(doc_notes))
 
 
 def _opt_text(c: Cost | None, metric: Metric) -> str:
@@ -444,7 +491,7 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
         label = blk.name if len(group) == 1 else f"{blk.name}–{group[-1].block.name.rsplit('.', 1)[1]} (×{len(group)})"
         cells = [
             cell(label), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
-            cell(blk.stride, blk.stride), Cell(SHORTCUT_LABELS[kind], kind, shortcut_markup(kind)),
+            cell(blk.stride, blk.stride), Cell(shortcut_label(blk), kind, shortcut_markup(kind, shortcut_label(blk))),
             _num(b.main.params), _num(b.main.macs),
         ]
         if terminal:
@@ -465,7 +512,8 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
     doc_notes = [verdict(s)]
     if collapse:
         doc_notes.append("Runs of identical blocks are one row (×N) with per-block numbers; --all-blocks shows every block.")
-    return TableDoc(f"{s.spec.name}: what each block's shortcut costs (given: option {s.spec.shortcut})",
+    given = f"given: option {s.spec.shortcut}" if s.spec is not None else "as traced"
+    return TableDoc(f"{s.name}: what each block's shortcut costs ({given})",
                     tuple(cols), tuple(rows), tuple(doc_notes))
 
 
@@ -473,12 +521,16 @@ def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", termin
          collapse: bool | None = None) -> list[TableDoc]:
     """The tables of ``view``; the question-and-answer notes go under the last one."""
     out: list[TableDoc] = []
+    extra: list[str] = []
     if view in ("network", "all"):
-        out.append(network_table(s, metric, terminal))
-    if view in ("blocks", "all"):
+        if s.has_options:
+            out.append(network_table(s, metric, terminal))
+        else:
+            extra.append(no_options_reason(s)[0].upper() + no_options_reason(s)[1:] + ".")
+    if view in ("blocks", "all") or not out:
         out.append(blocks_table(s, metric, terminal, collapse))
     last = out[-1]
-    extra = list(notes(s))
+    extra += notes(s)
     if terminal:
         extra.append("Bars: grey = main path; coloured = shortcut (█: this spec has it; ░: a projection if one were added).")
     extra.append(CONVENTION)
@@ -561,7 +613,8 @@ def render_plot(s: ShortcutStudy, metric: Metric, fmt: str) -> bytes:
     ax.set_xlim(-0.6, n - 0.4)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
-    ax.set_title(f"{s.spec.name}, shortcut {s.spec.shortcut}: main path vs shortcut, {unit} per block",
+    given = f", shortcut {s.spec.shortcut}" if s.spec is not None else ""
+    ax.set_title(f"{s.name}{given}: main path vs shortcut, {unit} per block",
                  fontsize=11, loc="left")
     kinds_present = sorted({b.block.shortcut for b in blocks if b.block.shortcut in PROJECTION_KINDS})
     handles = [Patch(facecolor=MAIN_COLOR, label="main path")]

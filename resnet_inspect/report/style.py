@@ -12,6 +12,7 @@ SHORTCUT_COLORS: Final[dict[str, str]] = {
     "projection": "#d9481c",
     "avgpool_projection": "#8e44ad",
     "none": "#888888",
+    "other": "#b8860b",
 }
 
 SHORTCUT_LABELS: Final[dict[str, str]] = {
@@ -20,6 +21,15 @@ SHORTCUT_LABELS: Final[dict[str, str]] = {
     "projection": "projection",
     "avgpool_projection": "avg-pool projection",
     "none": "none",
+    "other": "other",
+}
+
+#: Short names of the extras a traced unit may hold, for the block-kind column.
+EXTRA_LABELS: Final[dict[str, str]] = {
+    "squeeze-excitation": "SE",
+    "gate": "gate",
+    "dropout": "dropout",
+    "stochastic depth": "drop-path",
 }
 
 #: The counting convention, stated under every table of counts.
@@ -30,6 +40,8 @@ CONVENTION: Final = (
 )
 
 
-def shortcut_markup(kind: str) -> str:
-    """Rich markup for a shortcut kind."""
-    return f"[{SHORTCUT_COLORS[kind]}]{SHORTCUT_LABELS[kind]}[/]"
+def shortcut_markup(kind: str, text: str | None = None) -> str:
+    """Rich markup for a shortcut kind (``text``, escaped, instead of its label)."""
+    from rich.markup import escape
+
+    return f"[{SHORTCUT_COLORS[kind]}]{escape(text if text is not None else SHORTCUT_LABELS[kind])}[/]"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..counts import Analysis, BlockCount, BlockRun, Tally
-from ..plan import Shape
+from ..counts import Analysis, BlockCount, BlockRun, Tally, count_layers
+from ..plan import Block, Shape
 from ..units import human, percent
-from .style import CONVENTION, SHORTCUT_LABELS, shortcut_markup
+from .style import CONVENTION, EXTRA_LABELS, SHORTCUT_LABELS, shortcut_markup
 from .tables import Cell, Column, Row, TableDoc, cell
 
 SCHEMA_VERSION = 1
@@ -22,23 +22,66 @@ def _tally_json(t: Tally) -> dict[str, int]:
     return {"params": t.params, "macs": t.macs}
 
 
+def spec_json(a: Analysis) -> dict[str, Any]:
+    """The ``spec`` object of a JSON report: every field of the spec the network equals (named as
+    the user named the network), or, for a module or checkpoint no spec describes, what is known
+    of its input and output."""
+    plan = a.plan
+    if plan.spec is not None:
+        return {**plan.spec.to_dict(), "name": plan.name}
+    c, h, w = plan.input_shape
+    size: int | list[int] = h if h == w else [h, w]
+    return {"name": plan.name, "input_size": size, "in_channels": c, "num_classes": plan.num_classes}
+
+
+def source_json(a: Analysis) -> dict[str, Any]:
+    """Where the plan came from, and the spec it matches when it is not a spec itself."""
+    plan = a.plan
+    doc: dict[str, Any] = {"kind": plan.source, "text": plan.name}
+    if plan.source != "spec":
+        doc["matches"] = plan.spec.name if plan.spec is not None else None
+    if plan.notes:
+        doc["notes"] = list(plan.notes)
+    return doc
+
+
+def _block_json(b: BlockCount) -> dict[str, Any]:
+    blk = b.block
+    t = b.total
+    doc: dict[str, Any] = {
+        "name": blk.name, "stage": blk.stage, "index": blk.index, "kind": blk.kind,
+        "preact": blk.preact,
+        "in_shape": list(blk.in_shape), "out_shape": list(blk.out_shape), "stride": blk.stride,
+        "shortcut": blk.shortcut,
+        "params": {"main": b.main.params, "shortcut": b.shortcut.params, "total": t.params},
+        "macs": {"main": b.main.macs, "shortcut": b.shortcut.macs, "total": t.macs},
+        "activations": t.activations,
+    }
+    kernel = blk.projection_kernel()
+    if kernel is not None:
+        doc["shortcut_kernel"] = kernel
+    if blk.shortcut == "other":
+        doc["shortcut_ops"] = shortcut_ops(blk)
+    if blk.extras:
+        doc["extras"] = [{"name": e.label, "kind": e.kind} for e in blk.extras]
+    return doc
+
+
+def shortcut_ops(blk: Block) -> list[str]:
+    """What an ``other`` shortcut does, op by op (``3x3 conv``, ``batch_norm``, ``relu``)."""
+    out = []
+    for ly in blk.shortcut_template:
+        if ly.op == "conv":
+            out.append(f"{ly.kernel_text}{'/' + str(ly.stride) if ly.stride != 1 else ''} conv")
+        else:
+            out.append(ly.detail or ly.op)
+    return out
+
+
 def to_json(a: Analysis) -> dict[str, Any]:
-    """The ``summary --format json`` document. Keys fixed by ../shared/design.md; ``stages`` and the
-    per-block ``activations`` are additions."""
-    stem_out = a.plan.stem[-1].out_shape if a.plan.stem else a.plan.input_shape
-    blocks = []
-    for b in a.blocks:
-        blk = b.block
-        t = b.total
-        blocks.append({
-            "name": blk.name, "stage": blk.stage, "index": blk.index, "kind": blk.kind,
-            "preact": blk.preact,
-            "in_shape": list(blk.in_shape), "out_shape": list(blk.out_shape), "stride": blk.stride,
-            "shortcut": blk.shortcut,
-            "params": {"main": b.main.params, "shortcut": b.shortcut.params, "total": t.params},
-            "macs": {"main": b.main.macs, "shortcut": b.shortcut.macs, "total": t.macs},
-            "activations": t.activations,
-        })
+    """The ``summary --format json`` document. Keys fixed by ../shared/design.md; ``stages``,
+    ``source`` and the per-block ``activations`` are additions."""
+    blocks = [_block_json(b) for b in a.blocks]
     stages = []
     for s in a.stages:
         stages.append({
@@ -50,14 +93,15 @@ def to_json(a: Analysis) -> dict[str, Any]:
         })
     return {
         "schema_version": SCHEMA_VERSION,
-        "spec": a.spec.to_dict(),
+        "spec": spec_json(a),
+        "source": source_json(a),
         "totals": {
             "params": a.total.params, "macs": a.total.macs, "flops": a.total.flops,
             "activations": a.total.activations, "macs_by_op": a.total.macs_by_op(),
             "batch_norm_params": a.batch_norm_params,
-            "blocks": len(a.blocks), "depth": a.spec.depth, "shortcuts": a.shortcut_kinds(),
+            "blocks": len(a.blocks), "depth": a.plan.depth, "shortcuts": a.shortcut_kinds(),
         },
-        "stem": {**_tally_json(a.stem), "out_shape": list(stem_out)},
+        "stem": {**_tally_json(a.stem), "out_shape": list(a.plan.stem_out)},
         "blocks": blocks,
         "stages": stages,
         "head": _tally_json(a.head),
@@ -81,8 +125,23 @@ def _num(value: int) -> Cell:
     return cell(human(value), value)
 
 
-def _shortcut_cell(kind: str) -> Cell:
-    return Cell(SHORTCUT_LABELS[kind], kind, shortcut_markup(kind))
+def shortcut_label(blk: Block) -> str:
+    """The shortcut's label, with the kernel of a projection that is not 1x1 (``projection 3x3``)."""
+    label = SHORTCUT_LABELS[blk.shortcut]
+    kernel = blk.projection_kernel()
+    return f"{label} {kernel}" if kernel not in (None, "1x1") else label
+
+
+def _shortcut_cell(blk: Block) -> Cell:
+    text = shortcut_label(blk)
+    return Cell(text, blk.shortcut, shortcut_markup(blk.shortcut, text))
+
+
+def block_kind_text(blk: Block) -> str:
+    """``preact basic``, ``bottleneck + SE``: the block kind with its extras."""
+    kind = ("preact " if blk.preact else "") + blk.kind
+    extras = list(dict.fromkeys(EXTRA_LABELS.get(e.kind, e.kind) for e in blk.extras))
+    return f"{kind} + {', '.join(extras)}" if extras else kind
 
 
 def _share(part: int, whole: int) -> Cell:
@@ -92,9 +151,8 @@ def _share(part: int, whole: int) -> Cell:
 def _block_row(b: BlockCount, grand: int) -> Row:
     blk = b.block
     shape = f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"
-    kind = ("preact " if blk.preact else "") + blk.kind
     return Row((
-        cell(blk.name), cell(kind), cell(shape), cell(blk.stride, blk.stride), _shortcut_cell(blk.shortcut),
+        cell(blk.name), cell(block_kind_text(blk)), cell(shape), cell(blk.stride, blk.stride), _shortcut_cell(blk),
         _num(b.main.params), _num(b.shortcut.params), _num(b.total.macs), _share(b.total.macs, grand),
     ), kind="block")
 
@@ -119,9 +177,8 @@ def _run_row(run: BlockRun, grand: int) -> Row:
     n = len(run.blocks)
     label = f"{first.name}–{last.name.rsplit('.', 1)[1]} (×{n})"
     shape = f"{shape_text(first.in_shape)} → {shape_text(first.out_shape)}"
-    kind = ("preact " if first.preact else "") + first.kind
     return Row((
-        cell(label), cell(kind), cell(shape), cell(first.stride, first.stride), _shortcut_cell(first.shortcut),
+        cell(label), cell(block_kind_text(first)), cell(shape), cell(first.stride, first.stride), _shortcut_cell(first),
         _num(run.main.params), _num(run.shortcut.params), _num(run.total.macs), _share(run.total.macs, grand),
     ), kind="run")
 
@@ -130,7 +187,7 @@ def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = N
     """The summary as a table. ``collapse`` merges runs of identical blocks into one row (``×N``,
     with the run's totals); by default only for networks of more than ``COLLAPSE_ABOVE`` blocks."""
     grand = a.total.macs
-    spec = a.spec
+    plan = a.plan
     if collapse is None:
         collapse = len(a.blocks) > COLLAPSE_ABOVE
     runs_by_stage: dict[int, list[BlockRun]] = {}
@@ -138,9 +195,8 @@ def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = N
         for run in a.runs():
             runs_by_stage.setdefault(run.first.block.stage, []).append(run)
     rows: list[Row] = []
-    stem_out = a.plan.stem[-1].out_shape if a.plan.stem else a.plan.input_shape
-    rows.append(_plain_row("stem", spec.stem, a.stem, grand, "stem",
-                           f"{shape_text(a.plan.input_shape)} → {shape_text(stem_out)}"))
+    rows.append(_plain_row("stem", plan.stem_label, a.stem, grand, "stem",
+                           f"{shape_text(plan.input_shape)} → {shape_text(plan.stem_out)}"))
     for s in a.stages:
         first, last = s.blocks[0].block, s.blocks[-1].block
         kinds = ", ".join(f"{n}x {SHORTCUT_LABELS[k]}" for k, n in s.shortcut_kinds.items())
@@ -158,28 +214,77 @@ def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = N
             "stage", shape if depth == "stage" else "", style="bold" if depth == "block" else "",
             shortcuts=kinds, shortcut_params=s.shortcut.params, main_params=s.main.params,
         ))
-    head_shape = f"{shape_text(a.plan.head[0].in_shape)} → {a.spec.num_classes}"
-    head = _plain_row("head", "pool + fc", a.head, grand, "head", head_shape)
+    head_in = plan.head[0].in_shape if plan.head else plan.blocks[-1].out_shape
+    head = _plain_row("head", _head_label(a), a.head, grand, "head", f"{shape_text(head_in)} → {plan.num_classes}")
     rows.append(Row(head.cells, head.style, rule_before=True, kind="head"))
     total_row = _plain_row(
-        "total", f"{a.spec.depth} layers", a.total, grand, "total", style="bold",
+        "total", f"{plan.depth} layers", a.total, grand, "total", style="bold",
         shortcut_params=a.shortcut_total.params, main_params=a.total.params - a.shortcut_total.params,
     )
     rows.append(Row(total_row.cells, total_row.style, rule_before=True, kind="total"))
     counts = a.shortcut_kinds()
+    _, h, w = plan.input_shape
     notes = (
+        *source_notes(a),
         f"{human(a.total.params)} params ({human(a.batch_norm_params)} of them in BatchNorm), {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs), "
-        f"{human(a.total.activations)} activations at {a.spec.input_size}x{a.spec.input_size}.",
+        f"{human(a.total.activations)} activations at {h}x{w}.",
         f"shortcuts: {', '.join(f'{n} {SHORTCUT_LABELS[k]}' for k, n in counts.items())}.",
+        *unusual_block_notes(a),
         *(("runs of identical blocks are collapsed into one row (×N, run totals); --all-blocks shows every block.",)
           if collapse and depth == "block" else ()),
         CONVENTION,
     )
-    return TableDoc(f"{a.spec.name}: {_describe(a)}", _COLUMNS, tuple(rows), notes)
+    return TableDoc(f"{a.name}: {describe(a)}", _COLUMNS, tuple(rows), notes)
 
 
-def _describe(a: Analysis) -> str:
+def _head_label(a: Analysis) -> str:
+    if a.plan.source == "spec":
+        return "pool + fc"
+    names = {"adaptive_avg_pool2d": "pool", "avg_pool": "pool", "mean": "pool", "linear": "fc", "conv": "conv",
+             "batch_norm": "BN", "relu": "ReLU"}
+    return " + ".join(dict.fromkeys(names.get(ly.op, ly.detail or ly.op) for ly in a.plan.head)) or "none"
+
+
+def source_notes(a: Analysis) -> list[str]:
+    """For a traced module or a checkpoint: the spec it equals (or that none does), then what the
+    source could not show."""
+    plan = a.plan
+    if plan.source == "spec":
+        return []
+    what = {"module": "traced module", "checkpoint": "checkpoint"}.get(plan.source, plan.source)
+    if plan.spec is not None:
+        first = f"{what}: = {plan.spec.name} (the same layers, shapes and shortcuts)."
+    else:
+        first = f"{what}: no preset or spec describes it exactly."
+    return [first, *plan.notes]
+
+
+def unusual_block_notes(a: Analysis) -> list[str]:
+    """One line per block whose shortcut is ``other`` or whose unit holds extras, naming what they do."""
+    lines: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    for bc in a.blocks:
+        blk = bc.block
+        if blk.key in seen:
+            continue
+        seen.add(blk.key)
+        if blk.shortcut == "other":
+            lines.append(f"{blk.name}: the shortcut is neither identity, zero-padding nor a conv projection: "
+                         f"{', '.join(shortcut_ops(blk))}.")
+        for e in blk.extras:
+            layers = {ly.name: ly for ly in blk.main_template}
+            t = count_layers(layers[n] for n in e.layers if n in layers)
+            lines.append(f"{blk.name}: {e.kind} ({e.label}): {human(t.params)} params, {human(t.macs)} MACs, "
+                         "counted in the main path.")
+    return lines[:12]
+
+
+def describe(a: Analysis) -> str:
+    """The title's description: the spec's fields, or what a traced network is made of."""
     s = a.spec
+    if a.plan.source != "spec":
+        return _describe_traced(a)
+    assert s is not None
     parts = [
         ("pre-activation " if s.preact else "") + f"{s.block} blocks {'-'.join(map(str, s.layers))}",
         f"widths {'-'.join(map(str, s.widths))}",
@@ -190,4 +295,16 @@ def _describe(a: Analysis) -> str:
         parts.append(f"stride in {s.stride_in}")
         if s.groups != 1 or s.width_per_group != 64:
             parts.append(f"groups {s.groups}x{s.width_per_group}")
+    return ", ".join(parts)
+
+
+def _describe_traced(a: Analysis) -> str:
+    plan = a.plan
+    kinds = "/".join(dict.fromkeys(("preact " if b.preact else "") + b.kind for b in plan.blocks)) or "no"
+    widths = "-".join(str(s.blocks[-1].block.out_shape[0]) for s in a.stages)
+    what = {"module": "traced", "checkpoint": "from a checkpoint"}.get(plan.source, plan.source)
+    parts = [f"{what}: {kinds} blocks {'-'.join(map(str, plan.layout))}", f"widths {widths}",
+             f"stem {plan.stem_label}"]
+    if plan.spec is not None:
+        parts.append(f"= {plan.spec.name}")
     return ", ".join(parts)
