@@ -1,6 +1,7 @@
 """From what a user types to a spec: SPEC strings, inline overrides, flags (and config files).
 
-``SPEC := PRESET[:KEY=VALUE[,KEY=VALUE...]] | PATH.toml | PATH.yaml | PATH.yml | PATH.json``.
+``SPEC := PRESET[:KEY=VALUE[,KEY=VALUE...]] | PATH.toml | PATH.yaml | PATH.yml | PATH.json``; the
+module forms (``FILE.py:CALLABLE``) are traced instead (``sources``), and refused here by name.
 List values may use ``-`` or ``,`` between items (``layers=3-4-6-3`` or ``layers=3,4,6,3``): a
 comma-separated piece without ``=`` continues the previous value.
 
@@ -16,8 +17,9 @@ from dataclasses import fields, replace
 from typing import Any, Final
 
 from .errors import SpecError
-from .presets import get_preset
+from .presets import PRESETS, get_preset
 from .spec import FIELD_HELP, FIELD_NAMES, SHORTCUTS, ResNetSpec
+from .target import looks_like_target
 
 CONFIG_SUFFIXES: Final = (".toml", ".yaml", ".yml", ".json")
 _INT_FIELDS: Final = frozenset(
@@ -147,6 +149,12 @@ def parse_spec(text: str, overrides: Mapping[str, Any] | None = None) -> ResNetS
     text = text.strip()
     if not text:
         raise SpecError("empty SPEC: give a preset name such as resnet50, or a config file path")
+    head = text.partition(":")[0].strip()
+    if looks_like_target(text, head in PRESETS):
+        raise SpecError(
+            f"{text[:120]!r} names a Python module, which is traced, not read as a spec; "
+            "use it where a command takes any SPEC (summary, compare...), or resnet_inspect.sources.load_plan"
+        )
     if is_config_path(text):
         from .config import load_config  # config files are an optional route; keep it lazy
 

@@ -58,7 +58,10 @@ class Format(str, enum.Enum):
 
 SPEC_HELP = (
     "A preset with optional KEY=VALUE overrides (resnet50, resnet34:shortcut=A, "
-    "resnet50:stride_in=1x1,input_size=320) or a config file (.toml .yaml .yml .json)."
+    "resnet50:stride_in=1x1,input_size=320), a config file (.toml .yaml .yml .json), or your own model: "
+    "FILE.py:CALLABLE or package.module:CALLABLE, with literal arguments allowed "
+    "(models.py:ResNet(depth=20, num_classes=10)). A module SPEC imports and runs your code, as "
+    "importing it would, and traces one forward pass on the meta device."
 )
 SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help=SPEC_HELP, show_default=False)]
 ShortcutOpt = Annotated[
@@ -71,7 +74,13 @@ StrideInOpt = Annotated[
 ]
 InputSizeOpt = Annotated[
     Optional[int],
-    typer.Option("--input-size", help="Override the input height and width in pixels.", rich_help_panel="Spec overrides"),
+    typer.Option("--input-size", help="Override the input height and width in pixels (for your module: the traced input, default 224).",
+                 rich_help_panel="Spec overrides"),
+]
+InChannelsOpt = Annotated[
+    Optional[int],
+    typer.Option("--in-channels", help="Override the input channels (for your module: the traced input's channels, default 3).",
+                 rich_help_panel="Spec overrides"),
 ]
 NumClassesOpt = Annotated[
     Optional[int],
@@ -86,19 +95,49 @@ OutputOpt = Annotated[
 ]
 
 
-def overrides(shortcut: str | None, stride_in: str | None, input_size: int | None, num_classes: int | None) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in (("shortcut", shortcut), ("stride_in", stride_in), ("input_size", input_size), ("num_classes", num_classes))
-        if v is not None
-    }
+def overrides(shortcut: str | None, stride_in: str | None, input_size: int | None, num_classes: int | None,
+              in_channels: int | None = None) -> dict[str, Any]:
+    pairs = (("shortcut", shortcut), ("stride_in", stride_in), ("input_size", input_size),
+             ("num_classes", num_classes), ("in_channels", in_channels))
+    return {k: v for k, v in pairs if v is not None}
 
 
 def load_spec(text: str, shortcut: str | None = None, stride_in: str | None = None,
-              input_size: int | None = None, num_classes: int | None = None) -> Any:
+              input_size: int | None = None, num_classes: int | None = None, in_channels: int | None = None,
+              command: str = "this command") -> Any:
+    """The ``ResNetSpec`` of a preset or config file, for commands that build from a spec."""
+    from ..sources import require_spec_text
     from ..specio import parse_spec
 
-    return parse_spec(text, overrides(shortcut, stride_in, input_size, num_classes))
+    require_spec_text(text, command)
+    return parse_spec(text, overrides(shortcut, stride_in, input_size, num_classes, in_channels))
+
+
+def load_analysis(text: str, shortcut: str | None = None, stride_in: str | None = None,
+                  input_size: int | None = None, num_classes: int | None = None, in_channels: int | None = None) -> Any:
+    """Counts of any SPEC: a preset, a config file, or the user's module (traced)."""
+    from ..sources import load_analysis as load
+
+    with _progress_for(text):
+        return load(text, overrides(shortcut, stride_in, input_size, num_classes, in_channels))
+
+
+def _progress_for(text: str) -> Any:
+    """A spinner on stderr while a module is imported and traced (a terminal only)."""
+    from contextlib import nullcontext
+
+    from ..sources import is_module_spec
+
+    if not is_module_spec(text):
+        return nullcontext()
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        return nullcontext()
+    from rich.markup import escape
+
+    return err.status(f"tracing {escape(text.strip()[:80])} …", spinner="dots")
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,6 +18,7 @@ from ..errors import SpecError
 from .common import (
     Format,
     FormatOpt,
+    InChannelsOpt,
     InputSizeOpt,
     NumClassesOpt,
     OutputOpt,
@@ -27,6 +28,7 @@ from .common import (
     deliver,
     emit,
     handle_errors,
+    load_analysis,
     load_spec,
 )
 
@@ -46,10 +48,11 @@ def spec(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """Print the fully resolved spec (every field) as a config file to start from or to check.
 
-    The output loads back to the same spec, so it is a starting point for a config file kept in a repository.
+    The output loads back to the same spec, so it is a starting point for a config file kept in a repository. For your own module (traced: this runs your code) it writes the spec the module equals exactly, or exits 2 naming the first difference from the closest spec.
 
     Examples:
 
@@ -58,11 +61,23 @@ def spec(
       resnet-inspect spec resnet34:shortcut=A --format yaml -o net.yaml
 
       resnet-inspect spec net.toml --format json
+
+      resnet-inspect spec models/resnet.py:ResNet18 --input-size 32 -o resnet18_cifar.toml
     """
     from ..config import dump_spec
+    from ..sources import is_module_spec
 
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
-    deliver(dump_spec(resolved, fmt.value), output)
+    if not is_module_spec(spec):
+        resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, in_channels)
+        deliver(dump_spec(resolved, fmt.value), output)
+        return
+    analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
+    matched = analysis.plan.spec
+    if matched is None:
+        why = next((n for n in analysis.plan.notes if n.startswith("no spec describes")), "no spec describes it")
+        raise SpecError(f"{spec.strip()[:120]}: {why.rstrip('.')}; nothing written")
+    header = f"# {spec.strip()[:200]} traced: = {matched.name}\n" if fmt is not SpecFormat.json else ""
+    deliver(header + dump_spec(matched, fmt.value), output)
 
 
 @handle_errors
@@ -76,10 +91,11 @@ def compare(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """Differences between two networks (B - A): totals, per stage, and per block where the layouts align.
 
-    Each SPEC is a preset with optional overrides or a config file; override flags apply to both. Exits 0 whatever the differences (use 'check' to fail on a budget).
+    Each SPEC is a preset with optional overrides, a config file, or your own module (FILE.py:CALLABLE: traced, which runs your code); override flags apply to both. "Is my code resnet18?": compare resnet18 models.py:ResNet18. Exits 0 whatever the differences (use 'check' to fail on a budget, 'verify --module' to fail on any difference).
 
     Examples:
 
@@ -88,16 +104,17 @@ def compare(
       resnet-inspect compare base.toml pr.toml --format markdown -o comment.md
 
       resnet-inspect compare resnet50 resnext50_32x4d --format json
+
+      resnet-inspect compare resnet18:stem=cifar,num_classes=10 models.py:ResNet18 --input-size 32
     """
     from ..compare import compare as diff
-    from ..counts import analyze
     from ..report import compare as report
 
     problems: list[str] = []
     resolved = []
     for text in (spec_a, spec_b):
         try:
-            resolved.append(load_spec(text, shortcut, stride_in, input_size, num_classes))
+            resolved.append(load_analysis(text, shortcut, stride_in, input_size, num_classes, in_channels))
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -106,7 +123,7 @@ def compare(
     label_a, label_b = a.name, b.name
     if label_a == label_b and spec_a.strip() != spec_b.strip():
         label_a, label_b = spec_a.strip(), spec_b.strip()
-    result = diff(analyze(a), analyze(b), label_a, label_b)
+    result = diff(a, b, label_a, label_b)
     emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.compare_docs(result, all_blocks))
 
 
@@ -128,6 +145,7 @@ def check(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """Check networks against budgets: exit 0 within, 1 over (one line per exceeded limit on stderr), 2 bad input.
 
@@ -140,10 +158,11 @@ def check(
       resnet-inspect check net.toml --budget budget.toml
 
       resnet-inspect check --budget budget.toml --format json
+
+      resnet-inspect check models/resnet.py:ResNet18 --input-size 32 --max-params 12M
     """
     from ..budget import Limits, load_budget, parse_limit
     from ..budget import check as check_one
-    from ..counts import analyze
     from ..errors import UsageError
 
     flags: dict[str, int] = {}
@@ -182,11 +201,11 @@ def check(
     results = []
     for label, text, limits in targets:
         try:
-            resolved = load_spec(text, shortcut, stride_in, input_size, num_classes)
+            analysis = load_analysis(text, shortcut, stride_in, input_size, num_classes, in_channels)
         except SpecError as exc:
             problems.extend(f"specs.{label}: {p}" if label else p for p in exc.problems)
             continue
-        results.append(check_one(analyze(resolved), limits, label or resolved.name, text))
+        results.append(check_one(analysis, limits, label or analysis.name, text))
     if problems:
         raise SpecError("; ".join(problems), problems=problems)
 

@@ -9,7 +9,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import InputSizeOpt, NumClassesOpt, ShortcutOpt, SpecArg, StrideInOpt, handle_errors, load_spec
+from .common import (
+    InChannelsOpt,
+    InputSizeOpt,
+    NumClassesOpt,
+    ShortcutOpt,
+    SpecArg,
+    StrideInOpt,
+    handle_errors,
+    load_analysis,
+)
 
 
 class Level(str, enum.Enum):
@@ -53,11 +62,13 @@ def diagram(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """Draw a network, one block, or one block's shortcut options as a Graphviz diagram.
 
     Shapes, params and MACs on every node; shortcuts drawn as their own edges, coloured as in the
-    summary table. .dot needs nothing else; .svg/.png/.pdf need Graphviz's dot program.
+    summary table. .dot needs nothing else; .svg/.png/.pdf need Graphviz's dot program. A module SPEC
+    (FILE.py:CALLABLE) imports and runs your code to trace it.
 
     Examples:
 
@@ -68,12 +79,14 @@ def diagram(
       resnet-inspect diagram resnet50 --level compare --block layer1.1 -o compare.pdf
 
       resnet-inspect diagram cifar_resnet20 --level block -b layer2.0 | dot -Tsvg > zero_pad.svg
+
+      resnet-inspect diagram models/resnet.py:ResNet18 --input-size 32 -o mine.svg
     """
     from ..render import diagram_text, format_for, render_file
 
     chosen = format_for(output, fmt.value if fmt is not None else None)
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
-    text = diagram_text(resolved, level.value, block)
+    analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
+    text = diagram_text(analysis, level.value, block)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -12,6 +12,7 @@ import typer
 from .common import (
     Format,
     FormatOpt,
+    InChannelsOpt,
     InputSizeOpt,
     NumClassesOpt,
     OutputOpt,
@@ -20,7 +21,7 @@ from .common import (
     StrideInOpt,
     emit,
     handle_errors,
-    load_spec,
+    load_analysis,
 )
 
 
@@ -51,10 +52,12 @@ def shortcuts(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """What the shortcuts cost: the network under none/A/B/C/D side by side (with He et al. 2015's
     errors where the paper measured that network), and for every block the main path against an
-    identity, a zero-pad and a projection shortcut.
+    identity, a zero-pad and a projection shortcut. For your own module (traced; this runs your
+    code) the per-block view prices its own blocks, and the options view appears when it equals a spec.
 
     Examples:
 
@@ -65,6 +68,8 @@ def shortcuts(
       resnet-inspect shortcuts resnet50 --view blocks --plot r50_shortcuts.svg --metric macs
 
       resnet-inspect shortcuts cifar_resnet20 --format json -o r20_shortcuts.json
+
+      resnet-inspect shortcuts models/resnet.py:ResNet18 --input-size 32 --view blocks
     """
     from ..report import shortcuts as report
     from ..report.output import write_atomic
@@ -72,8 +77,11 @@ def shortcuts(
 
     if plot is not None:
         report.check_plot_path(plot)
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
-    result = study(resolved)
+    from ..errors import UsageError
+
+    result = study(load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels))
+    if view is View.network and not result.has_options:
+        raise UsageError(report.no_options_reason(result) + ": use --view blocks")
     picture = report.render_plot(result, metric.value, plot.suffix.lower().lstrip(".")) if plot is not None else None
     terminal = fmt is Format.table
     collapse = None if all_blocks is None else not all_blocks

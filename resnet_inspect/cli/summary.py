@@ -11,6 +11,7 @@ from ..report.summary import COLLAPSE_ABOVE
 from .common import (
     Format,
     FormatOpt,
+    InChannelsOpt,
     InputSizeOpt,
     NumClassesOpt,
     OutputOpt,
@@ -19,7 +20,7 @@ from .common import (
     StrideInOpt,
     emit,
     handle_errors,
-    load_spec,
+    load_analysis,
 )
 
 
@@ -43,8 +44,10 @@ def summary(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
-    """Per-block parameters, MACs and shortcut types of a network, computed without torch.
+    """Per-block parameters, MACs and shortcut types of a network: a preset or config (computed without
+    torch), or your own module (traced once on the meta device; this imports and runs your code).
 
     Examples:
 
@@ -53,14 +56,16 @@ def summary(
       resnet-inspect summary resnet34:shortcut=A --depth stage
 
       resnet-inspect summary resnet50 --stride-in 1x1 --format json -o r50.json
+
+      resnet-inspect summary models/resnet.py:ResNet18 --input-size 32
+
+      resnet-inspect summary "models/resnet.py:ResNet(depth=20, num_classes=10)" --input-size 32
     """
-    from ..counts import analyze
     from ..report import summary as report
 
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
     if verify:
-        _verify_first(resolved)
-    analysis = analyze(resolved)
+        _verify_first(spec, analysis, input_size, in_channels)
     emit(
         fmt, output,
         data=lambda: report.to_json(analysis),
@@ -68,7 +73,7 @@ def summary(
     )
 
 
-def _verify_first(resolved: Any) -> None:
+def _verify_first(text: str, analysis: Any, input_size: int | None, in_channels: int | None) -> None:
     """``summary --verify``: the same check as ``verify``, run before the summary is printed."""
     import importlib
 
@@ -80,7 +85,10 @@ def _verify_first(resolved: Any) -> None:
         raise MissingDependency(
             f"--verify needs torch and fvcore ({exc.name} is missing); install resnet-inspect with its dependencies"
         ) from None
-    verify_mod.verify_or_raise(resolved)
+    if analysis.plan.source == "module":
+        verify_mod.verify_module_or_raise(text, analysis)
+    else:
+        verify_mod.verify_or_raise(analysis.spec)
 
 
 @handle_errors

@@ -445,6 +445,7 @@ def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
     w.node(out_id, label=_lines(f"<b>output</b>  {esc(shape_text(blk.out_shape))}"), shape="box",
            style="rounded", color="#999999", group=group)
     w.edge(prev, out_id)
+    _gate_edges(w, blk, ids, in_id)
     if not add_id:  # shortcut "none": nothing bypasses the block
         return
     # A pre-activation projection reads after the first BN-ReLU (He et al. 2016 share it between
@@ -488,6 +489,20 @@ def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
            color=color, penwidth=2.5)
     w.edge(prev_sc, proj_id, style, color=color)
     w.edge(proj_id, add_id, style, color=color)
+
+
+def _gate_edges(w: _Writer, blk: Block, ids: Sequence[str], in_id: str) -> None:
+    """A gate (squeeze-excitation) multiplies the tensor its branch started from: draw that second
+    input of the product, which the column of layers alone would hide."""
+    index = {ly.name: i for i, ly in enumerate(blk.main_template)}
+    for extra in blk.extras:
+        members = [index[n] for n in extra.layers if n in index]
+        if len(members) < 2 or blk.main_template[members[-1]].op != "mul":
+            continue
+        before = members[0] - 1
+        tail = ids[before] if before >= 0 else in_id
+        w.edge(tail, ids[members[-1]], 'style="dashed"', label=f"× {extra.kind}", color=MUTED, fontcolor=MUTED,
+               tailport="w", headport="w", fontsize=11)
 
 
 def _block_title(bc: BlockCount, spec_name: str, heading: str = "") -> Html:
