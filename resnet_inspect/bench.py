@@ -60,7 +60,7 @@ class OptionTiming:
 
 @dataclass(frozen=True)
 class BenchReport:
-    spec: ResNetSpec
+    spec: ResNetSpec | None  # None for a traced module no spec describes
     device: str
     device_name: str
     torch_version: str
@@ -168,29 +168,15 @@ def run_bench(
     options = tuple(options or (spec.shortcut,))
     analyses = {opt: analyze(dataclasses.replace(spec, shortcut=opt)) for opt in options}
     analysis = analyze(spec)
-    c, h, w = analysis.plan.input_shape
-
-    def forward_timing(model: Any, train: bool) -> Timing:
-        x = torch.randn(batch, c, h, w, device=dev)
-        if not train:
-            model.eval()
-            with torch.inference_mode():
-                return _measure(lambda: model(x), dev, min_run_time, warmup)
-        model.train()
-
-        def step() -> None:
-            model.zero_grad(set_to_none=True)
-            model(x).sum().backward()
-
-        return _measure(step, dev, min_run_time, warmup)
+    timer = _Timer(dev, batch, analysis.plan.input_shape, min_run_time, warmup)
 
     option_timings: list[OptionTiming] = []
     network: Timing | None = None
     for opt in options:
         say(f"network, shortcut {opt}")
         model = build_model(dataclasses.replace(spec, shortcut=opt), seed=seed).to(dev)
-        fwd = forward_timing(model, train=False)
-        bwd = forward_timing(model, train=True) if backward else None
+        fwd = timer.forward(model, train=False)
+        bwd = timer.forward(model, train=True) if backward else None
         a = analyses[opt]
         option_timings.append(OptionTiming(opt, a.total.params, a.total.macs, fwd, bwd))
         if opt == spec.shortcut:
@@ -198,28 +184,108 @@ def run_bench(
     model = build_model(spec, seed=seed).to(dev).eval()
     if network is None:
         say(f"network, shortcut {spec.shortcut}")
-        network = forward_timing(model, train=False)
-
-    block_timings: list[BlockTiming] = []
-    if blocks:
-        with torch.inference_mode():
-            for bc in analysis.blocks:
-                blk = bc.block
-                say(f"block {blk.name}")
-                module = model.get_submodule(blk.name)
-                x = torch.randn(batch, *blk.in_shape, device=dev)
-                t_block = _measure(_call(module, x), dev, min_run_time / 4, warmup)
-                t_short = None
-                ds = getattr(module, "downsample", None)
-                if ds is not None:
-                    t_short = _measure(_call(ds, x), dev, min_run_time / 4, warmup)
-                block_timings.append(BlockTiming(blk.name, blk.shortcut, bc.main.macs, bc.shortcut.macs, t_block, t_short))
-
+        network = timer.forward(model, train=False)
+    block_timings = timer.blocks(model, analysis, say) if blocks else []
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     return BenchReport(
         spec, dev.type, name, torch.__version__, torch.get_num_threads(), batch, backward, network,
         tuple(block_timings), tuple(option_timings), analysis,
     )
+
+
+def run_bench_module(
+    text: str,
+    analysis: Analysis,
+    device: str = "cpu",
+    batch: int = 1,
+    backward: bool = False,
+    blocks: bool = True,
+    min_run_time: float = 0.2,
+    warmup: int = 3,
+    progress: Progress | None = None,
+) -> BenchReport:
+    """Time the user's own module (built for real from ``text``: this runs their code) as written,
+    and each of its units that is a module of its own, with its shortcut module."""
+    torch = _torch()
+    from .nn.usercode import build_real
+    from .target import parse_target
+
+    if batch < 1:
+        raise UsageError(f"--batch {batch} must be at least 1")
+    dev = resolve_device(device)
+    say = progress or (lambda _msg: None)
+    timer = _Timer(dev, batch, analysis.plan.input_shape, min_run_time, warmup)
+    say("network, as written")
+    model = build_real(parse_target(text)).to(dev)
+    fwd = timer.forward(model, train=False)
+    bwd = timer.forward(model, train=True) if backward else None
+    option = OptionTiming("as written", analysis.total.params, analysis.total.macs, fwd, bwd)
+    block_timings = timer.blocks(model.eval(), analysis, say) if blocks else []
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
+    return BenchReport(
+        analysis.spec, dev.type, name, torch.__version__, torch.get_num_threads(), batch, backward, fwd,
+        tuple(block_timings), (option,), analysis,
+    )
+
+
+class _Timer:
+    """Times whole networks and their blocks on one device, batch and input size."""
+
+    def __init__(self, dev: Any, batch: int, input_shape: tuple[int, int, int], min_run_time: float, warmup: int) -> None:
+        self.dev, self.batch, self.input_shape = dev, batch, input_shape
+        self.min_run_time, self.warmup = min_run_time, warmup
+
+    def forward(self, model: Any, train: bool) -> Timing:
+        torch = _torch()
+        x = torch.randn(self.batch, *self.input_shape, device=self.dev)
+        if not train:
+            model.eval()
+            with torch.inference_mode():
+                return _measure(lambda: model(x), self.dev, self.min_run_time, self.warmup)
+        model.train()
+
+        def step() -> None:
+            model.zero_grad(set_to_none=True)
+            out = model(x)
+            (out[0] if isinstance(out, (tuple, list)) else out).sum().backward()
+
+        return _measure(step, self.dev, self.min_run_time, self.warmup)
+
+    def blocks(self, model: Any, analysis: Analysis, say: Progress) -> list[BlockTiming]:
+        """Each unit that is a module of its own (its module path is its name), and its shortcut
+        module where one module holds the whole shortcut."""
+        torch = _torch()
+        modules = dict(model.named_modules())
+        out: list[BlockTiming] = []
+        with torch.inference_mode():
+            for bc in analysis.blocks:
+                blk = bc.block
+                module = modules.get(blk.name)
+                if module is None:
+                    continue
+                say(f"block {blk.name}")
+                x = torch.randn(self.batch, *blk.in_shape, device=self.dev)
+                t_block = _measure(_call(module, x), self.dev, self.min_run_time / 4, self.warmup)
+                short = _shortcut_module(modules, blk)
+                t_short = _measure(_call(short, x), self.dev, self.min_run_time / 4, self.warmup) if short is not None else None
+                out.append(BlockTiming(blk.name, blk.shortcut, bc.main.macs, bc.shortcut.macs, t_block, t_short))
+        return out
+
+
+def _shortcut_module(modules: dict[str, Any], blk: Any) -> Any:
+    """The module that computes ``blk``'s whole shortcut from the block's input, if there is one:
+    the builder's ``downsample``, or the module holding every traced shortcut layer. A
+    pre-activation projection reads after the first BN-ReLU, so it is timed from there too."""
+    if blk.shortcut in ("identity", "none") or not blk.shortcut_layers:
+        return None
+    own = modules.get(blk.name + ".downsample")
+    if own is not None:
+        return own
+    names = [ly.name for ly in blk.shortcut_layers]
+    path = names[0].rsplit(".", 1)[0] if len(names) > 1 or names[0].rsplit(".", 1)[-1].isdigit() else names[0]
+    if all(n == path or n.startswith(path + ".") for n in names) and path != blk.name:
+        return modules.get(path)
+    return None
 
 
 def _call(module: Any, x: Any) -> Callable[[], Any]:

@@ -8,7 +8,7 @@ read like a config file)::
     max_macs = "4.2G"
 
     [specs.backbone]          # optional: named specs, each with its own limits
-    spec = "configs/backbone.toml"   # a SPEC; file paths are relative to this budget file
+    spec = "configs/backbone.toml"   # a SPEC; file paths (configs, models/net.py:Net) are relative to this file
     max_params = "24M"
 
     [specs.small]
@@ -35,6 +35,7 @@ from .config import Problem, read_document, unknown_key
 from .counts import Analysis
 from .errors import SpecError
 from .specio import is_config_path
+from .target import rebased
 from .units import human, parse_count
 
 #: Limit key -> the measured quantity it bounds.
@@ -227,6 +228,8 @@ def load_budget(path: str | Path) -> Budget:
         spec = spec.strip()
         if is_config_path(spec) and not Path(spec).is_absolute():
             spec = str(folder / spec)
+        elif spec.partition(":")[0].strip().endswith(".py"):
+            spec = rebased(spec, str(folder))  # the user's module, found from the budget file's folder
         if not defaults.merged(own):
             problems.append(Problem(f"specs.{name} has no limits; give max_params, max_macs, max_activations or max_projections"))
         entries.append(BudgetEntry(str(name), spec, own))

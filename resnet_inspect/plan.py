@@ -83,6 +83,11 @@ class Extra:
     kind: str  # what it does: "squeeze-excitation", "gate", "dropout", ...
     layers: tuple[str, ...] = ()
 
+    @property
+    def off_path(self) -> bool:
+        """A side computation (a gate's branch) rather than layers on the way from input to output."""
+        return self.kind in ("squeeze-excitation", "gate")
+
 
 @dataclass(frozen=True, slots=True)
 class Block:
@@ -180,7 +185,7 @@ class Plan:
         memo: dict[tuple[int, int], int] = {}
         for b in self.blocks:
             if b.key not in memo:
-                extra = {name for e in b.extras for name in e.layers}
+                extra = {name for e in b.extras if e.off_path for name in e.layers}
                 memo[b.key] = sum(1 for ly in b.main_template if ly.op in weighted and ly.name not in extra)
             n += memo[b.key]
         return n

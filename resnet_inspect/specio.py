@@ -171,8 +171,11 @@ def parse_spec(text: str, overrides: Mapping[str, Any] | None = None) -> ResNetS
                 spec = replace(spec, name=text)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if given:
+        before = spec
         spec = apply_overrides(spec, given, where="the command-line flags")
-        if "name" not in given:
-            extra = ",".join(f"{k}={v}" for k, v in given.items())
+        # Name only what the flags changed: `resnet18:input_size=32 --input-size 32` stays as typed.
+        changed = {k: v for k, v in given.items() if k == "name" or getattr(before, k) != getattr(spec, k)}
+        if "name" not in given and changed:
+            extra = ",".join(f"{k}={v}" for k, v in changed.items())
             spec = replace(spec, name=f"{spec.name}{',' if ':' in spec.name else ':'}{extra}")
     return spec

@@ -58,6 +58,17 @@ def looks_like_target(text: str, is_preset: bool) -> bool:
     return bool(_MODULE.match(head.strip())) and bool(_ATTR.match(callable_part))
 
 
+def rebased(text: str, folder: str) -> str:
+    """``text`` with a relative ``FILE.py`` made relative to ``folder`` (a budget file's folder), so
+    a SPEC written in a file means the same wherever the command runs."""
+    head, sep, rest = _split(text.strip())
+    if not head.endswith(".py") or head.startswith(("/", "~")):
+        return text
+    import os.path
+
+    return f"{os.path.join(folder, head)}{sep}{rest}"
+
+
 def _callable_part(rest: str) -> str:
     """``ResNet(depth=20)`` -> ``ResNet``; an ``=`` before any ``(`` makes it overrides."""
     name = rest.split("(", 1)[0].strip()

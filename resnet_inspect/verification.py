@@ -6,11 +6,17 @@ Three derivations of the same numbers meet here:
 * the torch module (``builder.build_model``, written from the spec after torchvision), whose
   parameters are counted with ``sum(p.numel())`` per block and in total;
 * fvcore's ``FlopCountAnalysis`` of that module in eval mode, per operator and per block, for the
-  ops whose conventions we share with fvcore (``counts.FVCORE_OPS``).
+  ops whose conventions we share with fvcore (``counts.FVCORE_OPS``);
+* the tracer (``nn.trace``), run on the built module: it finds the residual additions by what the
+  ops do, so a unit whose ``forward`` lost its ``out += identity`` has no addition to count, and
+  the ``add`` check fails.
 
-The ops fvcore skips (``relu``, ``max_pool``, ``avg_pool``, the residual ``add``) are checked with
-forward hooks recorded during fvcore's own trace, from the shapes the real module produces, so no
-second forward pass is needed. The output shape must be ``[1, num_classes]``.
+The other ops fvcore skips (``relu``, ``max_pool``, ``avg_pool``) are checked with forward hooks
+recorded during fvcore's own trace, from the shapes the real module produces. The output shape
+must be ``[1, num_classes]``.
+
+``verify_traced`` checks a traced user module the same way: its per-unit and total parameters
+against ``sum(p.numel())`` of the real module's submodules, and fvcore's counts per module path.
 
 torch and fvcore are imported inside the functions, never at module import.
 """
@@ -42,7 +48,9 @@ FVCORE_NAMES: Final[Mapping[str, str]] = {
     "adaptive_avg_pool2d": "adaptive_avg_pool2d",
 }
 #: The ops fvcore does not count, measured with forward hooks instead.
-HOOK_OPS: Final = ("max_pool", "avg_pool", "add", "relu")
+HOOK_OPS: Final = ("max_pool", "avg_pool", "relu")
+#: Measured from the trace of the built module (what its ops do, not what its modules are called).
+TRACE_OPS: Final = ("add",)
 #: Top-level modules that belong to the stem and to the head (the rest are ``layerN`` stages).
 STEM_MODULES: Final = ("conv1", "bn1", "maxpool")
 HEAD_MODULES: Final = ("bn_final", "avgpool", "fc")
@@ -79,12 +87,14 @@ class Check:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Every check of one spec; ``ok`` when all agree and the output has the expected shape."""
+    """Every check of one spec (or traced module); ``ok`` when all agree and the output has the
+    expected shape."""
 
-    spec: ResNetSpec
+    spec: ResNetSpec | None
     checks: tuple[Check, ...]
     output_shape: tuple[int, ...]
     expected_output_shape: tuple[int, ...]
+    name: str = ""
 
     @property
     def rows(self) -> tuple[Check, ...]:
@@ -121,7 +131,7 @@ class VerifyReport:
         """The ``verify --format json`` document."""
         return {
             "schema_version": SCHEMA_VERSION,
-            "spec": self.spec.to_dict(),
+            "spec": self.spec.to_dict() if self.spec is not None else {"name": self.name},
             "ok": self.ok,
             "output_shape": {"expected": list(self.expected_output_shape), "measured": list(self.output_shape),
                              "ok": self.output_ok},
@@ -179,10 +189,6 @@ class _HookCounter:
                 name = f"{stage_name}.{index}"
                 handles.append(unit.register_forward_pre_hook(lambda m, i, n=name: self._enter(n)))
                 handles.append(unit.register_forward_hook(lambda m, i, o: self._enter("head")))
-                if getattr(unit, "residual", False):
-                    # v1 units end with ReLU(out + shortcut), v2 units with the bare addition: the
-                    # addition's output has the unit's output shape either way.
-                    handles.append(unit.register_forward_hook(lambda m, i, o, n=name: self._add("add", o.numel(), n)))
         for mod in model.modules():
             if isinstance(mod, nn.ReLU):
                 handles.append(mod.register_forward_hook(lambda m, i, o: self._add("relu", o.numel())))
@@ -210,17 +216,22 @@ def _fvcore_ops(counter: Mapping[str, Any]) -> Counter[str]:
     return out
 
 
-def _op_checks(scope: str, analytic: Tally, fv: Counter[str], hooks: Counter[str], *, all_ops: bool) -> list[Check]:
+def _op_checks(scope: str, analytic: Tally, fv: Counter[str], hooks: Counter[str] | None, *, all_ops: bool,
+               traced: Tally | None = None) -> list[Check]:
     checks: list[Check] = []
     for op in (*FVCORE_OPS, *sorted(set(fv) - set(FVCORE_OPS))):
         a = analytic.op(op) if op in FVCORE_OPS else 0
         m = fv.get(op, 0)
         if all_ops or a or m:
             checks.append(Check(scope, op, "fvcore", a, m))
-    for op in HOOK_OPS:
-        a, m = analytic.op(op), hooks.get(op, 0)
+    for op in HOOK_OPS if hooks is not None else ():
+        a, m = analytic.op(op), hooks.get(op, 0)  # type: ignore[union-attr]
         if all_ops or a or m:
             checks.append(Check(scope, op, "hooks", a, m))
+    for op in TRACE_OPS if traced is not None else ():
+        a, m = analytic.op(op), traced.op(op)  # type: ignore[union-attr]
+        if all_ops or a or m:
+            checks.append(Check(scope, op, "trace", a, m))
     return checks
 
 
@@ -263,9 +274,11 @@ def verify_spec(spec: ResNetSpec, analysis: Analysis | None = None) -> VerifyRep
         for h in handles:
             h.remove()
 
+    traced = _traced_units(model, spec)
     empty: Counter[str] = Counter()
     checks: list[Check] = [Check("total", "params", "module", analysis.total.params, _params(model))]
-    checks += _op_checks("total", analysis.total, _fvcore_ops(by_module[""]), hooks.counts.get("total", empty), all_ops=True)
+    checks += _op_checks("total", analysis.total, _fvcore_ops(by_module[""]), hooks.counts.get("total", empty), all_ops=True,
+                         traced=traced.get("total", Tally()))
 
     checks.append(Check("stem", "params", "module", analysis.stem.params,
                         sum(_params(modules.get(n)) for n in STEM_MODULES)))
@@ -277,13 +290,33 @@ def verify_spec(spec: ResNetSpec, analysis: Analysis | None = None) -> VerifyRep
         checks.append(Check(name, "params", "module", b.total.params, _params(unit)))
         shortcut = getattr(unit, "downsample", None) if unit is not None else None
         checks.append(Check(name, "params.shortcut", "module", b.shortcut.params, _params(shortcut)))
-        checks += _op_checks(name, b.total, _fvcore_ops(by_module.get(name, {})), hooks.counts.get(name, empty), all_ops=False)
+        checks += _op_checks(name, b.total, _fvcore_ops(by_module.get(name, {})), hooks.counts.get(name, empty), all_ops=False,
+                             traced=traced.get(name, Tally()))
 
     checks.append(Check("head", "params", "module", analysis.head.params,
                         sum(_params(modules.get(n)) for n in HEAD_MODULES)))
     checks += _op_checks("head", analysis.head, _sum_counters(by_module, HEAD_MODULES), hooks.counts.get("head", empty), all_ops=False)
 
-    return VerifyReport(spec, tuple(checks), hooks.output_shape, (1, spec.num_classes))
+    return VerifyReport(spec, tuple(checks), hooks.output_shape, (1, spec.num_classes), spec.name)
+
+
+def _traced_units(model: nn.Module, spec: ResNetSpec) -> dict[str, Tally]:
+    """The built module's units as the tracer finds them (by their additions), counted: block
+    name -> tally, and ``total``. A network without additions (a plain net) has none."""
+    from .counts import count_plan
+    from .nn.trace import record
+    from .structure import NotResidual, plan_from_trace
+
+    # Last use of the module (fvcore is done with it): moved to the meta device, as the tracer needs.
+    trace = record(model.to("meta"), (spec.in_channels, spec.input_size, spec.input_size), spec.name)
+    try:
+        traced = count_plan(plan_from_trace(trace))
+    except NotResidual:
+        return {"total": Tally()}
+    out = {b.block.name: b.total for b in traced.blocks}
+    out["total"] = traced.total
+    return out
+
 
 
 def verify_or_raise(spec: ResNetSpec) -> None:
@@ -297,3 +330,95 @@ def verify_or_raise(spec: ResNetSpec) -> None:
     raise CheckFailed(
         f"verification failed for {spec.name}: {shown} (run 'resnet-inspect verify' for the full table)"
     )
+
+
+# ---------------------------------------------------------------------------------------- traced modules
+
+
+def _fvcore_by_module(model: nn.Module, x: Any) -> Mapping[str, Mapping[str, Any]]:
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    with _quiet_fvcore(), torch.no_grad():
+        flops = (FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+                 .uncalled_modules_warnings(False).tracer_warnings("none"))
+        result: Mapping[str, Mapping[str, Any]] = flops.by_module_and_operator()
+        return result
+
+
+def _shortcut_module(block: Any) -> str | None:
+    """The module path that holds every shortcut layer (``layer2.0.downsample``), if one does."""
+    names = [ly.name for ly in block.shortcut_layers]
+    if not names:
+        return None
+    parts = [n.split(".") for n in names]
+    common: list[str] = []
+    for items in zip(*parts):
+        if len(set(items)) != 1:
+            break
+        common.append(items[0])
+    if len(names) == 1 and len(parts[0]) > len(block.name.split(".")) + 1:
+        common = parts[0][:-1] if parts[0][-1].isdigit() else parts[0]
+    return ".".join(common) or None
+
+
+def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
+    """The traced counts of the user's module against that module built for real: parameters with
+    ``sum(p.numel())`` per unit, per shortcut module and in total; fvcore per module path.
+
+    Units written inline in a flat ``forward`` have no module of their own to compare with and are
+    checked through the totals only.
+    """
+    import torch
+
+    from .nn.usercode import build_real
+    from .target import parse_target
+
+    model = build_real(parse_target(text)).eval()
+    modules = dict(model.named_modules())
+    c, h, w = analysis.plan.input_shape
+    shape: list[tuple[int, ...]] = []
+    handle = model.register_forward_hook(
+        lambda m, i, o: shape.append(tuple(int(d) for d in next(iter(_tensors_of(o))).shape)) if not shape else None)
+    try:
+        by_module = _fvcore_by_module(model, torch.zeros(1, c, h, w))
+    finally:
+        handle.remove()
+    checks = [Check("total", "params", "module", analysis.total.params, _params(model))]
+    checks += _op_checks("total", analysis.total, _fvcore_ops(by_module.get("", {})), None, all_ops=True)
+    for b in analysis.blocks:
+        unit = modules.get(b.block.name)
+        if unit is None:
+            continue
+        checks.append(Check(b.block.name, "params", "module", b.total.params, _params(unit)))
+        path = _shortcut_module(b.block)
+        if path is not None and path in modules:
+            checks.append(Check(b.block.name, "params.shortcut", "module", b.shortcut.params, _params(modules[path])))
+        elif b.block.shortcut in ("identity", "zero_pad"):
+            checks.append(Check(b.block.name, "params.shortcut", "module", b.shortcut.params, 0))
+        checks += _op_checks(b.block.name, b.total, _fvcore_ops(by_module.get(b.block.name, {})), None, all_ops=False)
+    expected = (1, analysis.plan.num_classes)
+    return VerifyReport(analysis.spec, tuple(checks), shape[0] if shape else (), expected, analysis.name)
+
+
+def _tensors_of(obj: Any) -> Iterator[Any]:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors_of(item)
+    elif isinstance(obj, Mapping):
+        for item in obj.values():
+            yield from _tensors_of(item)
+
+
+def verify_module_or_raise(text: str, analysis: Analysis) -> None:
+    """``summary --verify`` for a traced module: quiet when every count agrees, else ``CheckFailed``."""
+    report = verify_traced(text, analysis)
+    if report.ok:
+        return
+    lines = [line.removeprefix("mismatch: ") for line in report.failure_lines()]
+    shown = "; ".join(lines[:8]) + (f"; and {len(lines) - 8} more" if len(lines) > 8 else "")
+    raise CheckFailed(f"verification failed for {analysis.name}: {shown} (run 'resnet-inspect verify' for the full table)")

@@ -10,6 +10,7 @@ import typer
 from .common import (
     Format,
     FormatOpt,
+    InChannelsOpt,
     InputSizeOpt,
     NumClassesOpt,
     OutputOpt,
@@ -18,6 +19,7 @@ from .common import (
     StrideInOpt,
     emit,
     handle_errors,
+    load_analysis,
     load_spec,
 )
 
@@ -44,11 +46,13 @@ def bench(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """Measure forward latency of the built model, of every block and of every shortcut module.
 
     FLOPs are not time: this puts milliseconds beside MACs, and shows what projection shortcuts
-    cost in time against identity. Needs torch; timings vary between machines and runs.
+    cost in time against identity. Needs torch; timings vary between machines and runs. Your own
+    module (FILE.py:CALLABLE) is built for real and timed as written: this runs your code.
 
     Examples:
 
@@ -57,20 +61,39 @@ def bench(
       resnet-inspect bench cifar_resnet56 --batch 32 --backward --no-blocks
 
       resnet-inspect bench resnet18 --device cuda --format json -o r18-gpu.json
+
+      resnet-inspect bench models.py:ResNet18 --input-size 32 --batch 64
     """
-    from ..bench import parse_options, run_bench
+    from ..bench import parse_options, run_bench, run_bench_module
     from ..report import bench as report
+    from ..sources import is_module_spec
 
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    if is_module_spec(spec):
+        if shortcut_options:
+            from ..errors import UsageError
+
+            raise UsageError("--shortcut-options rebuilds a spec under each option; your module is timed as written: drop it")
+        analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
+        _threads(threads)
+        result = _with_progress(lambda say: run_bench_module(
+            spec, analysis, device.value, batch, backward, blocks, min_run_time=min_time, progress=say,
+        ), total=(len(analysis.blocks) if blocks else 0) + 1)
+        emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
+        return
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, in_channels, command="bench")
     options = parse_options(shortcut_options, resolved)
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+    _threads(threads)
     result = _with_progress(lambda say: run_bench(
         resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say,
     ), total=len(options) + (resolved.num_blocks if blocks else 0) + 1)
     emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
+
+
+def _threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _with_progress(work: Any, total: int) -> Any:

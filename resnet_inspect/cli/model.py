@@ -17,6 +17,7 @@ import typer
 from .common import (
     Format,
     FormatOpt,
+    InChannelsOpt,
     InputSizeOpt,
     NumClassesOpt,
     OutputOpt,
@@ -25,6 +26,7 @@ from .common import (
     StrideInOpt,
     emit,
     handle_errors,
+    load_analysis,
     load_spec,
 )
 
@@ -86,7 +88,7 @@ def build(
     from ..errors import UsageError
     from ..report.output import write_atomic
 
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, command="build")
     kind = WEIGHT_SUFFIXES.get(output.suffix.lower())
     if kind is None:
         raise UsageError(
@@ -135,16 +137,23 @@ def _serialise(state: dict[str, Any], kind: str) -> bytes:
 @handle_errors
 def verify(
     spec: SpecArg,
+    module: Annotated[Optional[str], typer.Option(
+        "--module", "-m", metavar="FILE.py:CALLABLE",
+        help="Check your module against SPEC block by block instead (this imports and runs your code): "
+             "exits 1 naming each block that differs and how.")] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    in_channels: InChannelsOpt = None,
 ) -> None:
     """Check the analytic counts against the built torch module and fvcore, op by op and block by block.
 
-    Parameters are counted with sum(p.numel()) per block and in total; conv, linear, batch_norm and adaptive_avg_pool2d with fvcore's FlopCountAnalysis (eval mode); relu, max_pool, avg_pool and the residual add with forward hooks; the output must be [1, num_classes]. Exits 1 and names every block and op that differs (one line each on stderr).
+    Parameters are counted with sum(p.numel()) per block and in total; conv, linear, batch_norm and adaptive_avg_pool2d with fvcore's FlopCountAnalysis (eval mode); relu, max_pool and avg_pool with forward hooks; the residual additions with the tracer, which finds them by what the ops do; the output must be [1, num_classes]. Exits 1 and names every block and op that differs (one line each on stderr).
+
+    SPEC may be your own module (FILE.py:CALLABLE): its traced counts are checked against sum(p.numel()) and fvcore on the real module. With --module, your module is checked against the spec block by block: a missing addition, a different stride or shape, a projection where the spec has identity, different parameters or MACs. Both run your code.
 
     Examples:
 
@@ -153,17 +162,72 @@ def verify(
       resnet-inspect verify resnet34:shortcut=A --input-size 97
 
       resnet-inspect verify resnet50d --format json -o verify.json
-    """
-    from ..verification import verify_spec
 
-    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes)
-    with _progress(f"building and verifying {resolved.name} …", resolved.num_blocks):
-        report = verify_spec(resolved)
+      resnet-inspect verify resnet18:stem=cifar,num_classes=10 --module models.py:ResNet18 --input-size 32
+
+      resnet-inspect verify models.py:ResNet18 --input-size 32
+    """
+    flags = (shortcut, stride_in, input_size, num_classes, in_channels)
+    if module is not None:
+        _verify_against_spec(spec, module, fmt, output, flags)
+        return
+    from ..sources import is_module_spec
+
+    if is_module_spec(spec):
+        from ..verification import verify_traced
+
+        analysis = load_analysis(spec, *flags)
+        with _progress(f"verifying {analysis.name} …", 0 if len(analysis.blocks) < _SPINNER_BLOCKS else _SPINNER_BLOCKS):
+            report = verify_traced(spec, analysis)
+    else:
+        from ..verification import verify_spec
+
+        resolved = load_spec(spec, *flags, command="verify")
+        with _progress(f"building and verifying {resolved.name} …", resolved.num_blocks):
+            report = verify_spec(resolved)
     emit(fmt, output, data=report.to_json, docs=lambda: verify_tables(report))
     if not report.ok:
         for line in report.failure_lines():
             sys.stderr.write(line + "\n")
         raise typer.Exit(1)
+
+
+def _verify_against_spec(spec: str, module: str, fmt: Format, output: Path | None,
+                         flags: tuple[Any, ...]) -> None:
+    """``verify SPEC --module TARGET``: the module's units against the spec's blocks."""
+    from ..conformance import conform, conformance_json
+    from ..counts import analyze
+    from ..errors import UsageError
+    from ..sources import is_module_spec
+
+    if not is_module_spec(module):
+        raise UsageError(f"--module {module[:120]!r} is not FILE.py:CALLABLE or package.module:CALLABLE")
+    shortcut, stride_in, input_size, num_classes, in_channels = flags
+    resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, in_channels, command="verify --module")
+    # The module is traced at the spec's input, so shapes and MACs compare like for like.
+    traced = load_analysis(module, input_size=resolved.input_size, in_channels=resolved.in_channels)
+    result = conform(analyze(resolved), traced)
+    emit(fmt, output, data=lambda: conformance_json(result), docs=lambda: [conformance_table(result)])
+    if not result.ok:
+        for line in result.failure_lines():
+            sys.stderr.write(line + "\n")
+        raise typer.Exit(1)
+
+
+def conformance_table(result: Any) -> TableDoc:
+    from ..report.tables import Column, Row, TableDoc, cell
+
+    rows = []
+    for b in result.blocks:
+        mark, markup = _mark(b.ok)
+        rows.append(Row((cell(b.name), cell(b.module_block or "—"), cell(mark, b.ok, markup),
+                         cell("; ".join(b.differences) or "same")), kind="block"))
+    notes = [*result.network]
+    notes.append(f"{result.module_name} is {result.spec_name}, block for block." if result.ok
+                 else f"{sum(1 for b in result.blocks if not b.ok)} block(s) differ (listed on stderr).")
+    return TableDoc(f"verify {result.module_name} against {result.spec_name}",
+                    (Column("block", "name"), Column("module block", "module_block"), Column("ok", "ok", "center"),
+                     Column("differences", "differences")), tuple(rows), tuple(notes))
 
 
 def _mark(ok: bool) -> tuple[str, str]:
@@ -205,12 +269,12 @@ def verify_tables(report: VerifyReport) -> list[TableDoc]:
     summary = (f"all {checked:,} checks agree" if report.ok
                else f"{failures:,} of {checked:,} checks differ (listed on stderr)")
     totals = TableDoc(
-        f"verify {report.spec.name}: analytic vs module vs fvcore", (
+        f"verify {report.name}: analytic vs module vs fvcore", (
             Column("scope", "scope"), Column("quantity", "quantity"), Column("analytic", "analytic", "right"),
             Column("measured", "measured", "right"), Column("source", "source"), Column("ok", "ok", "center"),
         ), tuple(total_rows), (summary,
                                "params: sum(p.numel()) of the module; conv, linear, batch_norm, adaptive_avg_pool2d: "
-                               "fvcore FlopCountAnalysis (eval); relu, max_pool, avg_pool, add: forward hooks."),
+                               "fvcore FlopCountAnalysis (eval); relu, max_pool, avg_pool: forward hooks; add: the trace."),
     )
 
     by_block: dict[str, dict[str, Check]] = {}

@@ -121,6 +121,20 @@ def builder(target: ModuleTarget) -> Callable[[], nn.Module]:
     return build
 
 
+def build_real(target: ModuleTarget) -> nn.Module:
+    """The user's model with real (CPU) weights, for the checks that run it: fvcore, timing."""
+    obj = resolve(target)
+    if isinstance(obj, nn.Module):
+        return obj
+    try:
+        model = obj(*target.args, **target.kwargs)
+    except Exception as exc:
+        raise UserCodeError(f"calling {target.call_text} raised {_first_line(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise UserCodeError(f"{target.call_text} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
 def _call(fn: Any, target: ModuleTarget) -> nn.Module:
     try:
         with torch.device("meta"):

@@ -7,6 +7,7 @@ from typing import Any
 from ..bench import BenchReport, Timing
 from ..units import human, percent
 from .style import SHORTCUT_LABELS, shortcut_markup
+from .summary import spec_json
 from .tables import Cell, Column, Row, TableDoc, cell
 
 
@@ -20,7 +21,7 @@ def to_json(r: BenchReport) -> dict[str, Any]:
     base = next((o for o in r.options if o.option == "A"), None)
     return {
         "schema_version": 1,
-        "spec": r.spec.to_dict(),
+        "spec": spec_json(r.analysis),
         "environment": {"device": r.device, "device_name": r.device_name, "torch": r.torch_version,
                         "threads": r.threads, "batch": r.batch},
         "network": {"forward": r.network.to_json(), "macs": r.analysis.total.macs, "params": r.analysis.total.params},
@@ -56,7 +57,8 @@ def tables(r: BenchReport) -> list[TableDoc]:
             if r.backward:
                 cells.append(_ms(o.backward))
             rows.append(Row(tuple(cells), kind="option"))
-        docs.append(TableDoc(f"{r.spec.name}: whole network per shortcut option", tuple(cols), tuple(rows), (env,)))
+        docs.append(TableDoc(f"{r.analysis.name}: whole network per shortcut option" if r.spec is not None or r.analysis.plan.source == "spec"
+                             else f"{r.analysis.name}: whole network", tuple(cols), tuple(rows), (env,)))
     if r.blocks:
         total_ms = sum(b.block.median_ms for b in r.blocks)
         block_cols = (Column("block", "name"), Column("shortcut", "shortcut"), Column("MACs", "macs", "right"),
@@ -83,5 +85,5 @@ def tables(r: BenchReport) -> list[TableDoc]:
                 f"{len(proj)} projection shortcuts: {spent:.3f} ms of {total_ms:.3f} ms block time "
                 f"({percent(spent, total_ms)}) for {percent(macs, macs_total)} of the block MACs."
             )
-        docs.append(TableDoc(f"{r.spec.name}: per block", block_cols, tuple(block_rows), tuple(notes)))
+        docs.append(TableDoc(f"{r.analysis.name}: per block", block_cols, tuple(block_rows), tuple(notes)))
     return docs
