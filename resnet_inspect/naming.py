@@ -68,3 +68,35 @@ def to_timm_resnetv2(key: str, deep_stem: bool = False, avg_down: bool = False) 
         if sub in _TO_TIMM_BLOCK:
             return f"stages.{stage - 1}.blocks.{block}.{_TO_TIMM_BLOCK[sub]}.{field}"
     raise KeyError(f"{key!r} has no counterpart in timm's resnetv2 layout")
+
+
+# --- untrusted names --------------------------------------------------------------------------------
+
+#: Longest checkpoint-supplied name shown as is; longer ones keep their start and end.
+MAX_SHOWN: Final = 120
+
+
+def printable(text: object, limit: int = MAX_SHOWN) -> str:
+    """``text`` safe to print: every control or format character (ANSI escapes, carriage returns,
+    bidi overrides, zero-width marks) replaced by ``?`` and long names shortened.
+
+    Tensor names and file names come from the checkpoint, so a crafted name must not move the
+    cursor, recolour the terminal or reorder what the user reads. Rich markup is a separate matter:
+    table cells are escaped by the renderer, and ``markup_safe`` escapes free text.
+    """
+    import unicodedata
+
+    raw = str(text)
+    clean = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch
+                    for ch in raw[: 4 * limit + 8])
+    if len(clean) > limit:
+        keep = max(limit - 3, 2)
+        clean = clean[: keep // 2] + "..." + clean[len(clean) - (keep - keep // 2):]
+    return clean
+
+
+def markup_safe(text: object, limit: int = MAX_SHOWN * 4) -> str:
+    """``printable`` text with rich markup escaped, for captions and titles (which rich renders)."""
+    from rich.markup import escape
+
+    return escape(printable(text, limit))

@@ -87,6 +87,7 @@ def check_recovery(name: str, path: Path) -> None:
     )
     rec = recover(loaded.shapes, stride_in=spec.stride_in, input_size=spec.input_size, shortcut=shortcut)
     assert rec.exact, (rec.unmapped[:3], rec.missing[:3])
+    assert rec.spec_params == numel and not rec.differences
     assert replace(rec.spec, name=spec.name) == spec
     counts, reference = analyze(rec.spec).total, analyze(spec).total
     assert counts.params == numel == rec.checkpoint_params  # identical to the built module
@@ -133,6 +134,8 @@ def test_cli_table_json_and_emit_spec(tmp_path: Path) -> None:
     save_pt(path, built("resnet50")[0], wrap=True)
     code, out, _ = run("inspect", str(path), "--depth", "stage")
     assert code == 0
+    headline = f"{path}: 25,557,032 parameters (25.56 M), exactly those of the recovered spec"
+    assert "".join(out.split()).startswith("".join(headline.split()))  # however the table title wrapped
     for text in ("recovered architecture", "not visible in weights", "layer3 (6 blocks)", "25.56 M", "exact"):
         assert text in out
     toml = tmp_path / "net.toml"
@@ -140,7 +143,10 @@ def test_cli_table_json_and_emit_spec(tmp_path: Path) -> None:
                          "--emit-spec", str(toml))
     assert code == 0 and f"wrote {toml}" in err
     doc = json.loads(out)
-    assert set(doc) >= {"schema_version", "source", "recovered", "notes", "unmapped", "summary"}
+    assert set(doc) >= {"schema_version", "source", "recovered", "notes", "unmapped", "summary", "headline", "params",
+                        "spec_params", "difference"}
+    assert doc["params"] == doc["spec_params"] == 25_557_032 and doc["difference"]["params"] == 0
+    assert doc["format"] == "zip"
     assert doc["recovered"]["stride_in"] == "1x1" and doc["summary"]["spec"]["input_size"] == 320
     assert doc["unmapped"] == [] and any("'state_dict'" in n for n in doc["notes"])
     again = parse_spec(str(toml))
@@ -155,6 +161,9 @@ def test_markdown_and_csv_list_unmapped(tmp_path: Path) -> None:
     save_pt(path, shapes)
     code, out, _ = run("inspect", str(path), "--format", "markdown")
     assert code == 0 and "layer1.0.se.fc1.weight" in out and "not a part of a ResNet" in out
+    assert "| difference | +256 |" in out and "|   layer1.0 | +256 |" in out
+    code, out, _ = run("inspect", str(path), "--format", "csv")
+    assert code == 0 and "difference_block,layer1.0,256," in out
     code, out, _ = run("inspect", str(path), "--format", "csv")
     assert code == 0 and "unmapped,layer1.0.se.fc1.weight" in out
     code, _, err = run("inspect", str(path), "--strict")
@@ -217,7 +226,8 @@ def test_whole_pickled_module_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["truncated_pt", "truncated_legacy", "truncated_st", "bad_header", "directory",
-                                  "empty", "text_as_pt", "missing", "suffix", "single_tensor", "no_tensors"])
+                                  "empty", "text_as_pt", "missing", "suffix", "hdf5_as_pt", "zip_not_torch",
+                                  "single_tensor", "no_tensors"])
 def test_bad_files_give_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     good = tmp_path / "good.pt"
     torch.save({"w": torch.zeros(64)}, good)
@@ -247,6 +257,13 @@ def test_bad_files_give_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     elif case == "suffix":
         path = tmp_path / "weights.h5"
         path.write_bytes(b"\x89HDF\r\n")
+    elif case == "hdf5_as_pt":
+        path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    elif case == "zip_not_torch":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("arr_0.npy", b"\x93NUMPY")
     elif case == "single_tensor":
         torch.save(torch.zeros(3), path)
     elif case == "no_tensors":
@@ -254,6 +271,10 @@ def test_bad_files_give_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     code, out, err = run("inspect", str(path))
     assert code == 2 and out == ""
     assert err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err
+    if case in ("suffix", "hdf5_as_pt"):
+        assert "HDF5" in err  # read by content, whatever the name
+    if case == "zip_not_torch":
+        assert "not a torch.save checkpoint" in err
 
 
 def test_not_a_resnet_exits_2(tmp_path: Path) -> None:
@@ -261,7 +282,7 @@ def test_not_a_resnet_exits_2(tmp_path: Path) -> None:
     mlp = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
     torch.save(mlp.state_dict(), path)
     code, _, err = run("inspect", str(path))
-    assert code == 2 and "not a ResNet" in err and err.count("\n") == 1
+    assert code == 2 and "not a ResNet: no residual units: 0 conv, 2 linear layers" in err and err.count("\n") == 1
 
 
 # --- live models --------------------------------------------------------------------------------------

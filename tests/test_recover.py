@@ -1,8 +1,10 @@
-"""Recovering a spec from parameter names and shapes (pure: no torch).
+"""Recovering a spec from parameter shapes (pure: no torch).
 
 The torchvision and timm layouts come from tests/fixtures/checkpoints/*.txt, written by
 make_fixtures.py from those libraries' module structure (not from our builder or plan); expected
 counts come from torchvision's published metadata, published.md and the fixtures' own tensor sizes.
+Recovery reads shapes and registration order, not names: every layout is also read back with its
+keys renamed to opaque ``m<i>.<field>`` names.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ def param_numel(shapes: dict[str, tuple[int, ...]]) -> int:
 
 def same(spec: ResNetSpec, expected: ResNetSpec) -> bool:
     return replace(spec, name="x") == replace(expected, name="x")
+
+
+def opaque(shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """Every key renamed ``m<i>.<field>``: only the registration order and the field survive."""
+    modules: dict[str, str] = {}
+    out = {}
+    for key, shape in shapes.items():
+        path, _, last = key.rpartition(".")
+        out[f"{modules.setdefault(path, f'm{len(modules)}')}.{last}"] = shape
+    return out
 
 
 def test_committed_fixtures_are_current() -> None:
@@ -99,6 +111,29 @@ def test_timm_resnetv2_d_needs_the_user_for_the_pool() -> None:
     assert analyze(told.spec).total.params == param_numel(shapes)
 
 
+@pytest.mark.parametrize(("name", "preset"), [
+    ("torchvision_resnet18", "resnet18"), ("torchvision_resnet50", "resnet50"),
+    ("torchvision_resnext50_32x4d", "resnext50_32x4d"), ("torchvision_wide_resnet50_2", "wide_resnet50_2"),
+    ("timm_resnet34d", "resnet34d"), ("timm_resnet50d", "resnet50d"),
+    ("timm_resnetv2_50", "preact_resnet50"), ("timm_resnetv2_18", "preact_resnet18"),
+    ("timm_resnetv2_50x1_bit", "preact_resnet50"),
+])
+def test_layouts_read_back_without_names(name: str, preset: str) -> None:
+    """The same architecture from opaque keys. Only the average pool in front of ResNet-D's
+    projections has no weights: without the name's ``downsample.1`` it reads as B (the same
+    parameters, reported with a note) and ``--shortcut D`` settles it."""
+    shapes = opaque(fixture(name))
+    rec = recover(shapes)
+    want = get_preset(preset)
+    assert rec.exact and rec.layout == "custom"
+    assert rec.checkpoint_params == analyze(rec.spec).total.params == param_numel(fixture(name))
+    if want.shortcut == "D":
+        assert same(rec.spec, replace(want, shortcut="B")) and any("--shortcut D" in n for n in rec.notes)
+        assert same(recover(shapes, shortcut="D").spec, want)
+    else:
+        assert same(rec.spec, want)
+
+
 def test_expected_shapes_match_torchvision_layout() -> None:
     """Our plan names and shapes every torchvision parameter exactly as torchvision does."""
     params = {k: s for k, s in fixture("torchvision_resnet50").items() if k.endswith((".weight", ".bias"))}
@@ -116,7 +151,9 @@ def test_prefixes_and_unmapped_keys_are_reported() -> None:
     assert set(reasons) == {"module.layer1.0.se.fc1.weight", "module.layer1.0.conv1.bias"}
     assert "conv bias" in reasons["module.layer1.0.conv1.bias"]
     assert rec.checkpoint_params == TORCHVISION["resnet18"][0] + 4 * 64 + 64
-    assert rec.mapped_params == TORCHVISION["resnet18"][0]
+    assert rec.mapped_params == rec.spec_params == TORCHVISION["resnet18"][0]
+    # both extras belong to layer1.0 by name, although the SE conv was registered after fc
+    assert [(d.block, d.params) for d in rec.differences] == [("layer1.0", 4 * 64 + 64)]
 
 
 def test_lightning_prefix() -> None:
@@ -129,6 +166,7 @@ def test_headless_backbone_lists_missing_fc() -> None:
     rec = recover(shapes)
     assert set(rec.missing) == {"fc.weight", "fc.bias"} and not rec.unmapped
     assert any("headless" in n for n in rec.notes)
+    assert rec.difference == -(2048 * 1000 + 1000) and [d.block for d in rec.differences] == ["head"]
 
 
 def test_classes_and_input_channels_come_from_the_weights() -> None:
@@ -184,11 +222,11 @@ def test_unrepresentable_stem_is_not_silently_dropped() -> None:
 
 def test_not_a_resnet() -> None:
     mlp = {"0.weight": (256, 784), "0.bias": (256,), "2.weight": (10, 256), "2.bias": (10,)}
-    with pytest.raises(NotAResNet, match="not a ResNet"):
+    with pytest.raises(NotAResNet, match="not a ResNet: no residual units: 0 conv, 2 linear layers"):
         recover(mlp)
     with pytest.raises(NotAResNet):
         recover({})
-    with pytest.raises(NotAResNet, match="stem"):
+    with pytest.raises(NotAResNet, match=r"no residual units: 1 conv, 0 linear layers; nothing chains after the first \(stem\) conv"):
         recover({"layer1.0.conv1.weight": (64, 64, 3, 3)})
     assert issubclass(NotAResNet, SpecError)  # exit 2 through the CLI
 
@@ -211,9 +249,11 @@ def test_expected_shapes_round_trip(block: str, layers: list[int], stem: str, sh
     kw = {"groups": groups, "width_per_group": 16} if block == "bottleneck" else {}
     spec = ResNetSpec(block=block, layers=tuple(layers), widths=widths, stem=stem, stem_width=8,
                       shortcut=shortcut, preact=preact, num_classes=classes, **kw)  # type: ignore[arg-type]
-    rec = recover(expected_shapes(spec), input_size=spec.input_size)
-    assert rec.exact
-    assert analyze(rec.spec).total.params == analyze(spec).total.params
+    shapes = expected_shapes(spec)
+    assert sum(math.prod(s) for s in shapes.values()) == analyze(spec).total.params  # names what counts counts
+    rec = recover(shapes, input_size=spec.input_size)
+    assert rec.exact and not rec.differences
+    assert analyze(rec.spec).total.params == analyze(spec).total.params == rec.checkpoint_params
     every_unit_changes = all(b.shapes_change for b in rec.shortcuts)
     no_change = not any(b.shapes_change for b in rec.shortcuts)
     # Weights cannot tell C from B/D when every unit changes shape, nor D from B without any change.

@@ -1,5 +1,9 @@
-"""``resnet-inspect inspect``: the architecture of a checkpoint (or a live model) recovered from its
-parameter names and shapes, then summarised like any spec."""
+"""``resnet-inspect inspect``: the architecture of a checkpoint (or a live model) recovered from the
+structure of its weights, then summarised like any spec.
+
+The checkpoint's own parameter count is the headline; where the recovered spec has another count,
+the difference (per block, with the tensors behind it) comes right after it, before the spec's
+summary, so no report ever shows the spec's total as if it were the checkpoint's."""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ if TYPE_CHECKING:
     from ..report.tables import TableDoc
 
 TARGET_HELP = (
-    "A checkpoint (.pt .pth .bin .ckpt, read with torch.load(weights_only=True); .safetensors, header "
-    "only) or module:callable, which IMPORTS AND RUNS YOUR CODE to build the model."
+    "A checkpoint, its format read from its content whatever its name (.pt .pth .th .tar .bin .ckpt: "
+    "torch.load(weights_only=True); safetensors: header only), or module:callable, which IMPORTS AND "
+    "RUNS YOUR CODE to build the model."
 )
 
 
@@ -46,17 +51,21 @@ def inspect(
 ) -> None:
     """Recover the architecture of a checkpoint or a live model from its weights, then summarise it.
 
-    Reads parameter names and shapes only (torchvision, timm resnet*/resnet*d/resnetv2_* and
-    resnet-inspect names), prints the recovered spec with the evidence for each field, lists every
-    tensor it could not map, then the same report as `summary`. Where bottlenecks stride, the input
-    size and the name cannot be seen in weights (--stride-in, --input-size); neither can zero-pad vs
-    no shortcut (--shortcut). Pickles that need code execution are refused.
+    Reads tensor shapes only, whatever the tensors are named: units are found by the shape chain of
+    their convs, projections beside them, the classifier as the last 2-D weight. Prints the
+    checkpoint's true parameter count and, where the recovered spec differs from it, the difference
+    per block; then the spec with the evidence for each field, every tensor it could not map, and the
+    same report as `summary`. Where bottlenecks stride, the input size and the name cannot be seen in
+    weights (--stride-in, --input-size); neither can zero-pad vs no shortcut (--shortcut). Pickles
+    that need code execution are refused.
 
     MODULE:CALLABLE imports MODULE and calls CALLABLE() with no arguments: this runs your code.
 
     Examples:
 
       resnet-inspect inspect resnet50-0676ba61.pth
+
+      resnet-inspect inspect resnet20-12fca82f.th --shortcut A
 
       resnet-inspect inspect model.safetensors --stride-in 1x1 --emit-spec recovered.toml
 
@@ -87,6 +96,12 @@ def inspect(
             "schema_version": 1,
             "source": loaded.source,
             "source_kind": loaded.kind,
+            "format": loaded.format,
+            "headline": headline(loaded, rec, analysis.total.params),
+            "params": rec.checkpoint_params,
+            "spec_params": analysis.total.params,
+            "difference": {"params": rec.checkpoint_params - analysis.total.params, "exact": rec.exact,
+                           "blocks": [d.to_dict() for d in rec.differences]},
             "recovered": rec.spec.to_dict(),
             "recovery": rec.to_dict(),
             "notes": notes,
@@ -117,17 +132,73 @@ def _write_spec(rec: Recovery, path: Path) -> None:
 
 
 def _spec_header(rec: Recovery) -> list[str]:
+    from ..naming import printable
+
+    counts = (f"The checkpoint has {rec.checkpoint_params:,} parameters, this spec {rec.spec_params:,}"
+              + (" (exact)." if rec.exact else f" ({rec.difference:+,} not expressed; see the inspect report)."))
     return [
-        f"Recovered by resnet-inspect inspect from {rec.spec.name} ({rec.layout} names).",
-        "Not visible in weights, so set by the command line or defaults: stride_in, input_size, name"
-        + ("" if rec.exact else "; the recovery was not exact (see the inspect report)") + ".",
+        f"Recovered by resnet-inspect inspect from {printable(rec.spec.name)} ({rec.layout} names).",
+        counts,
+        "Not visible in weights, so set by the command line or defaults: stride_in, input_size, name.",
     ]
 
 
+def headline(loaded: Loaded, rec: Recovery, spec_params: int) -> str:
+    """One sentence: the checkpoint's true parameter count, and how far the recovered spec is from it."""
+    from ..naming import printable
+    from ..units import human, percent
+
+    n = rec.checkpoint_params
+    start = f"{printable(loaded.source)}: {n:,} parameters ({human(n)})"
+    if rec.exact and n == spec_params:
+        return f"{start}, exactly those of the recovered spec"
+    diff = n - spec_params
+    blocks = [d.block for d in rec.differences if d.params]
+    where = f" in {len(blocks)} block(s): {', '.join(blocks[:4])}{' ...' if len(blocks) > 4 else ''}" if blocks else ""
+    if diff == 0:
+        return (f"{start}, as many as the recovered spec, but {len(rec.unmapped) + len(rec.missing)} tensor(s) "
+                "differ (listed below)")
+    fewer = "fewer" if diff > 0 else "more"
+    return (f"{start}; the recovered spec has {spec_params:,}, {abs(diff):,} ({percent(abs(diff), n)}) {fewer}, "
+            f"from what it cannot express{where}")
+
+
+def _difference_doc(loaded: Loaded, rec: Recovery, analysis: Analysis) -> TableDoc:
+    """The headline table: checkpoint count, spec count, and the difference block by block."""
+    from ..inspect_ckpt import FORMATS
+    from ..naming import markup_safe, printable
+    from ..report.tables import Column, Row, TableDoc, cell
+
+    spec_params = analysis.total.params
+    diff = rec.checkpoint_params - spec_params
+
+    def num(v: int, signed: bool = False) -> Any:
+        return cell(f"{v:+,}" if signed and v else f"{v:,}", v)
+
+    rows = [
+        Row((cell("checkpoint"), num(rec.checkpoint_params),
+             cell(f"{rec.tensors} tensors in a {FORMATS.get(loaded.format, loaded.kind)}; every tensor but BatchNorm "
+                  "statistics counted")),
+            kind="checkpoint"),
+        Row((cell("recovered spec"), num(spec_params), cell("the spec's analytic count (the summary below)")), kind="spec"),
+        Row((cell("difference"), num(diff, True),
+             cell("none: every tensor maps onto the spec" if rec.exact else
+                  "what the spec does not express, by block:" if rec.differences else "")),
+            kind="difference", style="bold" if diff else ""),
+    ]
+    rows += [Row((cell(f"  {d.block}", d.block), num(d.params, True), cell(printable(d.why, 400))), kind="difference_block")
+             for d in rec.differences]
+    return TableDoc(markup_safe(headline(loaded, rec, spec_params)),
+                    (Column("", "what"), Column("parameters", "params", "right"), Column("detail", "detail")),
+                    tuple(rows))
+
+
 def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, depth: str) -> list[TableDoc]:
+    from dataclasses import replace
+
+    from ..naming import markup_safe
     from ..report import summary as report
     from ..report.tables import Column, Row, TableDoc, cell
-    from ..units import human
 
     spec = rec.spec.to_dict()
     evidence = dict(rec.evidence)
@@ -142,31 +213,43 @@ def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, d
     match = "exact: every tensor maps onto the spec" if rec.exact else (
         f"not exact: {len(rec.unmapped)} unmapped, {len(rec.missing)} missing"
     )
-    counts = (
-        f"{loaded.source}: {rec.tensors} tensors, {human(rec.checkpoint_params)} parameters "
-        f"({rec.checkpoint_params:,}); the recovered spec has {human(analysis.total.params)} "
-        f"({analysis.total.params:,}); {match}."
-    )
-    docs = [TableDoc(f"recovered architecture ({rec.layout} names)",
+    docs = [_difference_doc(loaded, rec, analysis),
+            TableDoc(f"recovered architecture ({rec.layout} names)",
                      (Column("field", "field"), Column("value", "value"), Column("from", "evidence")),
-                     tuple(rows), (counts, *notes))]
+                     tuple(rows), tuple(markup_safe(n) for n in (match + ".", *notes)))]
+    docs += _tensor_docs(rec)
+    summary = report.summary_table(analysis, "stage" if depth == "stage" else "block")
+    prefix = "summary of the recovered spec" + (
+        "" if rec.exact else f" (not the checkpoint: {analysis.total.params - rec.checkpoint_params:+,} parameters)")
+    docs.append(replace(summary, title=f"{prefix}: {summary.title}"))
+    return docs
 
+
+def _tensor_docs(rec: Recovery) -> list[TableDoc]:
+    """The shortcut weights found where shapes change, and every tensor the spec does not account for."""
+    from ..naming import printable
+    from ..recover import block_of
+    from ..report.tables import Column, Row, TableDoc, cell
+
+    sources = dict(rec.sources)
+    docs = []
     sc_rows = tuple(
-        Row((cell(b.name), cell(b.label, b.seen)), kind="shortcut")
+        Row((cell(b.name), cell(b.label, b.seen), cell(sources.get(b.name, ""))), kind="shortcut")
         for b in rec.shortcuts if b.seen != "no weights" or b.shapes_change
     )
     if sc_rows:
         docs.append(TableDoc("shortcut weights",
-                             (Column("block", "block"), Column("seen in weights", "seen")), sc_rows))
+                             (Column("block", "block"), Column("seen in weights", "seen"),
+                              Column("in the checkpoint", "source")), sc_rows))
     if rec.unmapped or rec.missing:
-        bad = [Row((cell(u.key), cell("x".join(map(str, u.shape)) or "scalar", list(u.shape)), cell(u.reason)),
-                   kind="unmapped") for u in rec.unmapped]
-        bad += [Row((cell(k), cell(""), cell("expected by the recovered spec, missing from the checkpoint")),
-                    kind="missing") for k in rec.missing]
+        bad = [Row((cell(printable(u.key)), cell("x".join(map(str, u.shape)) or "scalar", list(u.shape)),
+                    cell(u.block), cell(u.reason)), kind="unmapped") for u in rec.unmapped]
+        bad += [Row((cell(k), cell(""), cell(block_of(k)),
+                     cell("expected by the recovered spec, missing from the checkpoint")), kind="missing")
+                for k in rec.missing]
         docs.append(TableDoc("tensors not accounted for",
-                             (Column("key", "key"), Column("shape", "shape"), Column("reason", "reason")),
-                             tuple(bad)))
-    docs.append(report.summary_table(analysis, "stage" if depth == "stage" else "block"))
+                             (Column("key", "key"), Column("shape", "shape"), Column("block", "block"),
+                              Column("reason", "reason")), tuple(bad)))
     return docs
 
 
