@@ -1,4 +1,5 @@
-"""Checkpoints and live models -> ``{name: shape}``, safely; the input of ``recover``.
+"""Checkpoints -> ``{name: shape}``, safely; the input of ``recover``. (A live model is traced
+instead: ``sources`` and ``nn.usercode``.)
 
 A file's format is read from its **content**, never its name (``resnet20-12fca82f.th``,
 ``checkpoint.pth.tar``, ``model_best.tar`` and files with no extension are all common):
@@ -12,8 +13,6 @@ A file's format is read from its **content**, never its name (``resnet20-12fca82
 * safetensors (an 8-byte header length, then a JSON object): only the header is read and checked
   against the file's size the way the ``safetensors`` package checks it. No tensor data is read
   and no torch import is needed.
-* ``module:callable``: imports the user's module and **runs their code** (the callable, with no
-  arguments) to get an ``nn.Module`` (or a state_dict), then reads its ``state_dict`` shapes.
 
 Wrappers are unwrapped (``{"state_dict": ...}``, ``{"model": ...}``, ``{"model_state_dict": ...}``
 and similar); DataParallel's ``module.`` prefix is left to ``recover``, which reports it.
@@ -26,13 +25,10 @@ passed through ``naming.printable`` before they reach a message.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import math
-import os
 import re
 import struct
-import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,11 +56,10 @@ _DTYPE_BYTES: Final = {
     "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
     "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
 }
-_TARGET: Final = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 
 
 class CheckpointError(UsageError):
-    """The file or callable cannot be read as model weights (one line, exit 2)."""
+    """The file cannot be read as model weights (one line, exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -72,18 +67,15 @@ class Loaded:
     """Names and shapes from one source, with how they were found."""
 
     source: str
-    kind: str  # "torch", "safetensors", "callable"
+    kind: str  # "torch", "safetensors"
     shapes: dict[str, Shape]
     notes: tuple[str, ...] = ()
-    format: str = ""  # what the content was: a key of FORMATS, or "callable"
+    format: str = ""  # what the content was: a key of FORMATS
 
     @property
     def label(self) -> str:
         """A default spec name: the file's name without checkpoint suffixes (``resnet20-12fca82f``
-        for ``resnet20-12fca82f.th``), or the callable; only ``[A-Za-z0-9_.+-]``, since it is
-        printed in titles."""
-        if self.kind == "callable":
-            return self.source
+        for ``resnet20-12fca82f.th``); only ``[A-Za-z0-9_.+-]``, since it is printed in titles."""
         name = Path(self.source).name
         for suffix in sorted((*TORCH_SUFFIXES, SAFETENSORS_SUFFIX), key=len, reverse=True):
             if name.lower().endswith(suffix) and len(name) > len(suffix):
@@ -92,15 +84,8 @@ class Loaded:
         return re.sub(r"[^A-Za-z0-9_.+-]", "_", name).strip("._") or "recovered"
 
 
-def is_callable_target(text: str) -> bool:
-    """``pkg.module:factory`` (and not an existing file whose name happens to contain a colon)."""
-    return bool(_TARGET.match(text)) and not Path(text).exists()
-
-
 def load(source: str) -> Loaded:
-    """Shapes from a checkpoint file or a ``module:callable``."""
-    if is_callable_target(source):
-        return load_callable(source)
+    """Shapes from a checkpoint file (a live model is traced instead: ``sources``)."""
     return load_file(Path(source))
 
 
@@ -112,7 +97,7 @@ def load_file(path: Path) -> Loaded:
     shown = printable(path)
     if not path.exists():
         raise CheckpointError(f"{shown} does not exist; give a checkpoint file (.pt .pth .th .tar .safetensors ...) "
-                              "or module:callable")
+                              "or your model as FILE.py:CALLABLE")
     if path.is_dir():
         inside = sorted(printable(p.name) for p in path.iterdir() if _looks_like_checkpoint(p.name))[:3]
         hint = f" (it holds {', '.join(inside)})" if inside else ""
@@ -367,54 +352,3 @@ def find_state_dict(obj: Any, source: str) -> tuple[dict[str, Any], list[str]]:
         f"{source} holds no state_dict of tensors (found: {top}); save model.state_dict(), or nest it under "
         "'state_dict' or 'model'"
     )
-
-
-# --- live models ------------------------------------------------------------------------------------
-
-
-def load_callable(target: str) -> Loaded:
-    """Import ``module`` and call ``callable`` (the user's code runs here) for an ``nn.Module``.
-
-    The current folder is put on ``sys.path`` first, as ``python -m`` does, so a file next to the
-    user is importable by its name.
-    """
-    module_name, _, attr_path = target.partition(":")
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
-    try:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                raise CheckpointError(
-                    f"cannot import {module_name!r} ({exc}); run from the folder that holds it or install it, "
-                    "or give a checkpoint path"
-                ) from None
-            raise CheckpointError(f"importing {module_name!r} failed: {exc}") from None
-        except Exception as exc:
-            raise CheckpointError(f"importing {module_name!r} raised {type(exc).__name__}: {_first_line(str(exc))}") from None
-        obj: Any = module
-        for part in attr_path.split("."):
-            if not hasattr(obj, part):
-                raise CheckpointError(f"{module_name!r} has no attribute {attr_path!r}")
-            obj = getattr(obj, part)
-        if not hasattr(obj, "state_dict") and callable(obj):
-            try:
-                obj = obj()
-            except Exception as exc:
-                raise CheckpointError(f"calling {target}() raised {type(exc).__name__}: {_first_line(str(exc))}") from None
-    finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
-    notes = [f"ran the user's code: {target}()"]
-    if hasattr(obj, "state_dict") and callable(obj.state_dict):
-        state = obj.state_dict()
-    elif isinstance(obj, Mapping):
-        state = obj
-    else:
-        raise CheckpointError(f"{target} gave a {type(obj).__name__}, not an nn.Module or a state_dict")
-    tensors, more = find_state_dict(state, target)
-    shapes = {k: tuple(int(d) for d in v.shape) for k, v in tensors.items()}
-    return Loaded(target, "callable", shapes, tuple(notes + more))

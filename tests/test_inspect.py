@@ -305,13 +305,13 @@ def test_module_callable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     code, out, _ = run("inspect", "my_models_for_inspect:make_net", "-f", "json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["source_kind"] == "callable" and doc["recovered"]["groups"] == 32
+    assert doc["source_kind"] == "module" and doc["recovered"]["groups"] == 32  # traced, then matched
     assert doc["recovered"]["width_per_group"] == 4
     assert doc["summary"]["totals"]["params"] == 25_028_904  # torchvision's published count
     code, _, err = run("inspect", "my_models_for_inspect:broken")
     assert code == 2 and "no GPU here" in err and err.count("\n") == 1
     code, _, err = run("inspect", "my_models_for_inspect:nothing")
-    assert code == 2 and "no attribute" in err
+    assert code == 2 and "has no 'nothing'" in err
     code, _, err = run("inspect", "no_such_module_xyz:make")
     assert code == 2 and "cannot import" in err
 

@@ -59,7 +59,9 @@ def inspect(
     weights (--stride-in, --input-size); neither can zero-pad vs no shortcut (--shortcut). Pickles
     that need code execution are refused.
 
-    MODULE:CALLABLE imports MODULE and calls CALLABLE() with no arguments: this runs your code.
+    FILE.py:CALLABLE or MODULE:CALLABLE (a live model) is traced instead, as summary traces it: this
+    imports and runs your code, then runs one forward pass on the meta device (--input-size). Its
+    report says which spec it equals, if any; --emit-spec writes that spec, --strict exits 1 without one.
 
     Examples:
 
@@ -73,6 +75,11 @@ def inspect(
 
       resnet-inspect inspect mypkg.models:make_net --input-size 32
     """
+    from ..sources import is_module_spec
+
+    if is_module_spec(target) and not Path(target).exists():
+        _inspect_module(target, input_size, shortcut, emit_spec, strict, depth, fmt, output)
+        return
     from ..counts import analyze
     from ..errors import CheckFailed, UsageError
     from ..inspect_ckpt import load
@@ -116,6 +123,42 @@ def inspect(
             f"{len(rec.unmapped)} tensor(s) unmapped and {len(rec.missing)} expected parameter(s) missing; "
             "the recovered spec does not account for the whole checkpoint"
         )
+
+
+def _inspect_module(target: str, input_size: int | None, shortcut: str | None, emit_spec: Path | None, strict: bool,
+                    depth: str, fmt: Format, output: Path | None) -> None:
+    """A live model: traced (its structure is what its ops do), reported like ``summary``."""
+    import sys
+
+    from ..config import dump_spec, format_of
+    from ..errors import CheckFailed, UsageError
+    from ..report import summary as report
+    from ..report.output import write_atomic
+    from .common import load_analysis
+
+    if shortcut is not None:
+        raise UsageError("--shortcut settles what a checkpoint's weights cannot show; a live module is traced, so drop it")
+    if depth not in ("block", "stage"):
+        raise UsageError(f"--depth {depth!r} is not allowed; use block or stage")
+    analysis = load_analysis(target, input_size=input_size)
+    matched = analysis.plan.spec
+    if emit_spec is not None:
+        if matched is None:
+            raise UsageError(f"--emit-spec: no spec describes {target[:120]} exactly ({_why(analysis)}); nothing written")
+        write_atomic(emit_spec, dump_spec(matched, format_of(emit_spec)))
+        sys.stderr.write(f"wrote {emit_spec}\n")
+    emit(fmt, output,
+         data=lambda: {"schema_version": 1, "source": target, "source_kind": "module",
+                       "recovered": matched.to_dict() if matched is not None else None,
+                       "notes": list(analysis.plan.notes), "summary": report.to_json(analysis)},
+         docs=lambda: [report.summary_table(analysis, "stage" if depth == "stage" else "block")])
+    if strict and matched is None:
+        raise CheckFailed(f"no spec describes {target[:120]} exactly: {_why(analysis)}")
+
+
+def _why(analysis: Analysis) -> str:
+    note = next((n for n in analysis.plan.notes if n.startswith("no spec describes it exactly")), "")
+    return note.removeprefix("no spec describes it exactly: ").rstrip(".") or "no spec matches"
 
 
 def _write_spec(rec: Recovery, path: Path) -> None:
