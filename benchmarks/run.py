@@ -11,6 +11,9 @@ Results go to stdout and to docs/performance.md (``--no-write`` to skip). torchi
 
 Goals (issue 9): summary <= 0.25 s for resnet152; >= 6x faster than fvcore on the same net;
 10,000 blocks within 1 s; peak RSS under 60 MB for summary.
+Goals (issue 12, ``benchmarks/trace_vs_fvcore.py``): tracing a user's ResNet-152 takes at most half
+of fvcore's ``FlopCountAnalysis`` on the same module in the same process; its peak memory is the
+same at input 224 and 2048.
 """
 
 from __future__ import annotations
@@ -141,11 +144,13 @@ def main() -> int:
               f"fvcore {_fmt(fv)} ({_ratio(fv, ours)}) | torchinfo {_fmt(ti)} ({_ratio(ti, ours)})", flush=True)
 
     goals = _goals(rows, floor)
+    tracing = _tracing()
+    goals += _trace_goals(tracing)
     print()
     for line in goals:
         print(line)
     if not args.no_write:
-        text = _markdown(rows, floor, goals, args)
+        text = _markdown(rows, floor, goals, args) + _trace_markdown(tracing)
         (ROOT / "docs" / "performance.md").write_text(text)
         print("\nwrote docs/performance.md")
     return 0
@@ -207,6 +212,53 @@ def _markdown(rows: list[tuple[str, str, Result, Result, Result]], floor: Result
               "JSON is encoded one block at a time. `benchmarks/startup.py` compares start-up with the floor and with `import torch`;",
               "`benchmarks/verify_vs_fvcore.py` times `verify` against fvcore's own analysis.", ""]
     return "\n".join(lines)
+
+
+def _tracing() -> dict[str, float] | None:
+    """benchmarks/trace_vs_fvcore.py, in a process of its own (it imports torch and fvcore)."""
+    import json
+
+    proc = subprocess.run([PY, str(ROOT / "benchmarks" / "trace_vs_fvcore.py"), "--json", "--repeat", "3"],
+                          cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"tracing benchmark failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+        return None
+    result: dict[str, float] = json.loads(proc.stdout)
+    print(f"trace resnet152 (same module, one process): {result['trace_s']:.3f} s vs fvcore {result['fvcore_s']:.3f} s "
+          f"({result['ratio']:.2f}); peak RSS {result['summary_224_rss_mb']:.0f} MB at 224, "
+          f"{result['summary_2048_rss_mb']:.0f} MB at 2048", flush=True)
+    return result
+
+
+def _trace_goals(t: dict[str, float] | None) -> list[str]:
+    if t is None:
+        return ["- tracing benchmark did not run"]
+    ok_time, ok_mem = t["ratio"] <= 0.5, abs(t["rss_2048_over_224"] - 1) <= 0.05
+    return [
+        f"- trace resnet152 / fvcore on the same module: {t['ratio']:.2f} (goal <= 0.50): {'met' if ok_time else 'MISSED'}",
+        f"- summary of a traced module, peak RSS at 2048 / at 224: {t['rss_2048_over_224']:.3f} (goal 1 within 5%): "
+        f"{'met' if ok_mem else 'MISSED'}",
+    ]
+
+
+def _trace_markdown(t: dict[str, float] | None) -> str:
+    if t is None:
+        return ""
+    return "\n".join([
+        "## Tracing your own module", "",
+        "`benchmarks/trace_vs_fvcore.py`: the torchvision-style ResNet-152 of `tests/usernets/torchvision_style.py`,",
+        "built once with real weights; fvcore's `FlopCountAnalysis` (per module and operator) and resnet-inspect's",
+        "trace (one pass on the meta device, units found and counted) analyse that same module in one process.", "",
+        "| measure | resnet-inspect | fvcore | ratio |", "|---|---:|---:|---:|",
+        f"| same module, one process (median of 3) | {t['trace_s']:.3f} s | {t['fvcore_s']:.3f} s | {t['ratio']:.2f} |",
+        f"| first call in a fresh process | {t['trace_first_s']:.3f} s | {t['fvcore_first_s']:.3f} s | "
+        f"{t['trace_first_s'] / t['fvcore_first_s']:.2f} |",
+        f"| whole process (`summary FILE.py:resnet152` vs a fvcore script) | {t['summary_224_s']:.2f} s | "
+        f"{t['fvcore_process_s']:.2f} s | {t['process_ratio']:.2f} |", "",
+        f"Peak resident memory of `summary FILE.py:resnet152`: {t['summary_224_rss_mb']:.0f} MB at input 224, "
+        f"{t['summary_2048_rss_mb']:.0f} MB at input 2048 (the pass runs on the meta device: no activation is allocated).",
+        "Both whole processes pay for `import torch`, which is most of their time.", "",
+    ])
 
 
 def _cell(r: Result) -> str:

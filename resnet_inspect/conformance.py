@@ -127,8 +127,12 @@ def _compare_pair(s: BlockCount, m: BlockCount) -> list[str]:
     for what, a, b in (("main-path params", s.main.params, m.main.params), ("shortcut params", s.shortcut.params, m.shortcut.params),
                        ("MACs", s.total.macs, m.total.macs)):
         if a != b:
-            out.append(f"{what} {b:,} ({human(b)}), the spec's {a:,} ({human(a)})")
+            out.append(f"{what} {_exact(b)}, the spec's {_exact(a)}")
     return out
+
+
+def _exact(n: int) -> str:
+    return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
 
 
 def _article(text: str) -> str:

@@ -28,6 +28,8 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("resnext50_32x4d_layer2.0_block.svg", "resnext50_32x4d --level block --block layer2.0"),
     ("single_layer1.1_block.svg", "cifar_resnet20:block=single,layers=6-6-6 --level block --block layer1.1"),
     ("wrn28_10_network.svg", "wrn28_10"),
+    ("tutorial_resnet_layer2.0_block.svg", "docs/examples/tutorial_resnet.py:ResNet --input-size 32 --level block --block layer2.0"),
+    ("se_resnet_layer2.0_block.svg", "tests/usernets/se_bottleneck.py:se_resnet_small --input-size 64 --level block --block layer2.0"),
 )
 
 

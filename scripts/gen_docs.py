@@ -9,6 +9,10 @@ Each generated section sits between two markers; the first names the command lin
 Run `python scripts/gen_docs.py` after changing a report; `--check` exits 1 when a file is stale
 (tests/test_docs.py runs the same check). Sections marked `BEGIN measured:` hold measurements
 (`bench`): they are filled only with `--measure` and never checked, since timings vary.
+
+`<!-- BEGIN generated: file PATH -->` includes a file of the repository as a code block, so a guide
+shows the very code its transcripts trace. A `verify` transcript may end in exit 1 (a mismatch is
+what it shows); its stderr lines follow its table.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = (ROOT / "README.md", *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md")))
+TARGETS = (ROOT / "README.md",
+           *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md", "own-resnet.md")))
 #: Commands whose output is deterministic and may fill a generated section.
-COMMANDS = frozenset({"shortcuts", "summary", "compare", "presets"})
+COMMANDS = frozenset({"shortcuts", "summary", "compare", "presets", "verify", "spec"})
+#: Exit codes a transcript may end with, per command (a verify that finds a difference exits 1).
+EXIT_OK = {"verify": (0, 1)}
 
 SECTION = re.compile(
     r"(?P<begin><!-- BEGIN generated: (?P<args>[^>]*?) -->\n)(?P<body>.*?)(?P<end><!-- END generated -->)",
@@ -39,15 +46,25 @@ def run_tool(args: list[str], allowed: frozenset[str] = COMMANDS) -> str:
 
     from resnet_inspect.cli import app
 
+    if args[:1] == ["file"] and len(args) == 2:
+        path = (ROOT / args[1]).resolve()
+        if ROOT not in path.parents:
+            raise ValueError(f"{args[1]} is outside the repository")
+        return "```python\n" + path.read_text(encoding="utf-8").rstrip("\n") + "\n```\n"
     if not args or args[0] not in allowed:
         raise ValueError(f"a generated section must run one of {sorted(allowed)}, not {' '.join(args)!r}")
     console = "--format" in args and args[args.index("--format") + 1] == "table"
+    if args[0] == "spec":
+        console = True
+        args = [a for a in args if a not in ("--format", "table")]
     result = CliRunner().invoke(app, args if console else [*args, "--format", "markdown"])
-    if result.exit_code != 0:
+    if result.exit_code not in EXIT_OK.get(args[0], (0,)):
         raise RuntimeError(f"resnet-inspect {' '.join(args)} failed: {result.stderr or result.stdout}")
     if console:  # a terminal transcript, for pages that show what a user sees
         shown = " ".join(a for a in args[:-2] if a) if args[-2:] == ["--format", "table"] else " ".join(args)
         lines = [line.rstrip() for line in result.stdout.splitlines()]
+        if result.exit_code:
+            lines += [line.rstrip() for line in result.stderr.splitlines()] + ["$ echo $?", str(result.exit_code)]
         return "```console\n$ resnet-inspect " + shown + "\n" + "\n".join(lines).strip("\n") + "\n```\n"
     return result.stdout
 

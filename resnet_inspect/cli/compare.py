@@ -95,7 +95,7 @@ def compare(
 ) -> None:
     """Differences between two networks (B - A): totals, per stage, and per block where the layouts align.
 
-    Each SPEC is a preset with optional overrides, a config file, or your own module (FILE.py:CALLABLE: traced, which runs your code); override flags apply to both. "Is my code resnet18?": compare resnet18 models.py:ResNet18. Exits 0 whatever the differences (use 'check' to fail on a budget, 'verify --module' to fail on any difference).
+    Each SPEC is a preset with optional overrides, a config file, or your own module (FILE.py:CALLABLE: traced, which runs your code; at the other SPEC's input size unless --input-size is given); override flags apply to both. "Is my code resnet18?": compare resnet18 models.py:ResNet18. Exits 0 whatever the differences (use 'check' to fail on a budget, 'verify --module' to fail on any difference).
 
     Examples:
 
@@ -105,21 +105,28 @@ def compare(
 
       resnet-inspect compare resnet50 resnext50_32x4d --format json
 
-      resnet-inspect compare resnet18:stem=cifar,num_classes=10 models.py:ResNet18 --input-size 32
+      resnet-inspect compare resnet18:stem=cifar,input_size=32,num_classes=10 models.py:ResNet18
     """
     from ..compare import compare as diff
     from ..report import compare as report
+    from ..sources import is_module_spec
 
     problems: list[str] = []
-    resolved = []
-    for text in (spec_a, spec_b):
+    resolved: dict[str, Any] = {}
+    # Specs first: a module compared with a spec is traced at the spec's input unless --input-size says otherwise.
+    for text in sorted((spec_a, spec_b), key=is_module_spec):
+        size, channels = input_size, in_channels
+        other = next((a for a in resolved.values() if a.plan.source == "spec"), None)
+        if is_module_spec(text) and other is not None:
+            size = size or other.plan.input_shape[1]
+            channels = channels or other.plan.input_shape[0]
         try:
-            resolved.append(load_analysis(text, shortcut, stride_in, input_size, num_classes, in_channels))
+            resolved[text] = load_analysis(text, shortcut, stride_in, size, num_classes, channels)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
         raise SpecError("; ".join(problems), problems=problems)
-    a, b = resolved
+    a, b = resolved[spec_a], resolved[spec_b]
     label_a, label_b = a.name, b.name
     if label_a == label_b and spec_a.strip() != spec_b.strip():
         label_a, label_b = spec_a.strip(), spec_b.strip()
