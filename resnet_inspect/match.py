@@ -23,7 +23,7 @@ from typing import Any
 from .errors import SpecError
 from .plan import Block, Layer, Plan, make_plan
 from .presets import PRESETS
-from .spec import EXPANSION, FIELD_NAMES, ResNetSpec
+from .spec import EXPANSION, FIELD_NAMES, ResNetSpec, width_per_group_for
 
 
 @dataclass(frozen=True)
@@ -118,19 +118,6 @@ def _stem_fields(plan: Plan) -> dict[str, Any] | str:
     return {"stem": stem, "stem_width": convs[-1].out_shape[0]}
 
 
-def _width_per_group(widths: Sequence[int], inner: Sequence[int], groups: int) -> int | None:
-    """The ``width_per_group`` for which torchvision's ``int(w * wpg / 64) * groups`` gives every
-    stage's 3x3 width, preferring 64."""
-    per_group = [i // groups for i in inner]
-    lo, hi = 1, 1 << 30
-    for w, pg in zip(widths, per_group):
-        lo = max(lo, -(-pg * 64 // w))
-        hi = min(hi, -(-(pg + 1) * 64 // w) - 1)
-    if lo > hi:
-        return None
-    return 64 if lo <= 64 <= hi else lo
-
-
 def _shortcut_option(plan: Plan) -> str:
     kinds = {b.shortcut for b in plan.blocks}
     if "zero_pad" in kinds:
@@ -147,7 +134,7 @@ def _bottleneck_fields(plan: Plan, widths: list[int]) -> dict[str, Any] | str:
     convs = [[ly for ly in b.main_template if ly.op == "conv"] for b in firsts]
     groups = convs[0][1].groups
     inner = [c[1].out_shape[0] for c in convs]
-    wpg = _width_per_group(widths, inner, groups)
+    wpg = width_per_group_for(widths, [i // groups for i in inner])
     if wpg is None:
         return "its bottlenecks' 3x3 widths fit no single width_per_group"
     strided = next((c for b, c in zip(firsts, convs) if b.stride > 1), None)

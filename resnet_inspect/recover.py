@@ -47,7 +47,7 @@ from .ckpt_structure import (
 from .errors import SpecError
 from .naming import printable
 from .plan import shortcut_kind
-from .spec import ResNetSpec
+from .spec import ResNetSpec, width_per_group_for
 
 Shape = tuple[int, ...]
 
@@ -271,7 +271,7 @@ def _unit_fields(st: Structure, f: _Fields) -> None:
     if st.kind == "bottleneck":
         per_group = [mods[u.convs[1]].out // u.groups for u in firsts]
         groups = firsts[0].groups
-        wpg = _width_per_group(widths, per_group)
+        wpg = width_per_group_for(widths, per_group)
         if wpg is None:
             f.notes.append("the kxk convs' widths fit no single width_per_group; the closest spec is used")
             wpg = max(per_group[0] * 64 // widths[0], 1)
@@ -287,18 +287,6 @@ def _stage_firsts(st: Structure) -> list[Unit]:
         out.append(st.units[k])
         k += n
     return out
-
-
-def _width_per_group(widths: Sequence[int], per_group: Sequence[int]) -> int | None:
-    """The ``width_per_group`` for which ``int(w * wpg / 64) == per_group`` in every stage
-    (torchvision's formula), preferring 64 (plain bottlenecks), else the smallest such value."""
-    lo, hi = 1, 1 << 30
-    for w, pg in zip(widths, per_group):
-        lo = max(lo, -(-pg * 64 // w))
-        hi = min(hi, -(-(pg + 1) * 64 // w) - 1)
-    if lo > hi:
-        return None
-    return 64 if lo <= 64 <= hi else lo
 
 
 def unit_names(st: Structure) -> list[str]:

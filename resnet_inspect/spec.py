@@ -97,6 +97,20 @@ class ResNetSpec:
         return out
 
 
+def width_per_group_for(widths: tuple[int, ...] | list[int], per_group: tuple[int, ...] | list[int]) -> int | None:
+    """The inverse of ``ResNetSpec.inner_width``: the ``width_per_group`` for which
+    ``int(w * wpg / 64)`` is each stage's channels per group, preferring 64 (plain bottlenecks),
+    else the smallest such value; None when no single value fits every stage. Read by the tracer's
+    spec matching and by checkpoint recovery."""
+    lo, hi = 1, 1 << 30
+    for w, pg in zip(widths, per_group):
+        lo = max(lo, -(-pg * 64 // w))
+        hi = min(hi, -(-(pg + 1) * 64 // w) - 1)
+    if lo > hi:
+        return None
+    return 64 if lo <= 64 <= hi else lo
+
+
 #: What each field means and accepts, for error messages, ``--help`` and docs.
 FIELD_HELP: Final[dict[str, str]] = {
     "block": "block kind: basic | bottleneck | single",
