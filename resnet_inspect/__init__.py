@@ -1,7 +1,7 @@
 """resnet-inspect: exact parameters, MACs and shortcut costs for any ResNet configuration.
 
-The analytic API (``summarize``, ``parse_spec``, ``analyze``) is pure Python; ``build`` and
-``verify`` import torch and fvcore only when called.
+The analytic API (``summarize`` of a spec, ``parse_spec``) is pure Python; ``build``, ``verify``,
+``trace`` and ``summarize`` of your own module import torch (and fvcore) only when called.
 """
 
 from __future__ import annotations
@@ -21,15 +21,43 @@ def _as_spec(spec: ResNetSpec | str) -> ResNetSpec:
     return parse_spec(spec) if isinstance(spec, str) else spec
 
 
-def summarize(spec: ResNetSpec | str) -> Analysis:
-    """Analytic counts for ``spec`` (a ``ResNetSpec`` or a SPEC string such as ``"resnet34:shortcut=A"``).
+def summarize(spec: ResNetSpec | str, input_size: int | None = None, in_channels: int | None = None) -> Analysis:
+    """Counts for ``spec``: a ``ResNetSpec`` or any SPEC string, a preset (``"resnet34:shortcut=A"``),
+    a config file, or your own model (``"models/resnet.py:ResNet18"``, traced: this runs your code).
 
     Returns an ``Analysis``: ``.total.params``, ``.total.macs``, ``.blocks[i].main`` /
-    ``.shortcut`` tallies, ``.stages`` and the layer ``plan``. Never imports torch.
+    ``.shortcut`` tallies, ``.stages``, the layer ``plan`` and, for a module, ``.spec`` if one
+    matches. ``input_size`` and ``in_channels`` override the spec's input (a module's traced input,
+    224 and 3 by default). Imports torch only for a module.
     """
     from .counts import analyze
+    from .sources import load_analysis
 
-    return analyze(_as_spec(spec))
+    if isinstance(spec, str):
+        return load_analysis(spec, {"input_size": input_size, "in_channels": in_channels})
+    overrides = {k: v for k, v in (("input_size", input_size), ("in_channels", in_channels)) if v is not None}
+    if overrides:
+        from dataclasses import replace
+
+        spec = replace(spec, **overrides)
+    return analyze(spec)
+
+
+def trace(model: Any, input_size: int = 224, in_channels: int = 3, name: str = "model") -> Analysis:
+    """Counts for a ``torch.nn.Module`` you hold: one forward pass on the meta device (eval mode,
+    batch 1, no data; the model's weights are not copied), its residual units found by what the ops
+    do, counted like any spec, and matched against the specs (``.spec``)."""
+    from .counts import count_plan
+    from .match import with_match
+    from .nn.trace import record
+    from .structure import plan_from_trace
+
+    was_training = bool(getattr(model, "training", False))
+    try:
+        plan = plan_from_trace(record(model, (in_channels, input_size, input_size), name))
+    finally:
+        model.train(was_training)
+    return count_plan(with_match(plan))
 
 
 def summary_json(spec: ResNetSpec | str) -> dict[str, Any]:
@@ -66,4 +94,4 @@ def parse_spec(text: str, overrides: dict[str, Any] | None = None) -> ResNetSpec
     return _parse(text, overrides)
 
 
-__all__ = ["__version__", "build", "parse_spec", "summarize", "summary_json", "verify"]
+__all__ = ["__version__", "build", "parse_spec", "summarize", "summary_json", "trace", "verify"]

@@ -341,3 +341,32 @@ def test_bench_times_a_module_as_written() -> None:
     assert shortcuts["layer2.0"] and not shortcuts["layer1.0"]
     code, _, err = run("bench", f"{TUTORIAL}:ResNet", "--input-size", "32", "--shortcut-options", "A,B")
     assert code == 2 and "--shortcut-options" in one_line(err)
+
+
+# --- Python API ------------------------------------------------------------------------------------------
+
+
+def test_trace_a_module_in_hand_keeps_its_weights_and_mode() -> None:
+    import resnet_inspect as ri
+
+    model = module("se_bottleneck").se_resnet_small()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    analysis = ri.trace(model, input_size=64)
+    assert analysis.total.params == numel(model)
+    assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    extras = {e.kind for b in analysis.blocks for e in b.block.extras}
+    assert "squeeze-excitation" in extras and analysis.spec is None
+
+
+def test_summarize_takes_module_specs() -> None:
+    import resnet_inspect as ri
+
+    a = ri.summarize(f"{NETS}/cifar_option_a.py:resnet20", input_size=32)
+    assert a.total.params == 269_722 and a.spec is not None and a.spec.shortcut == "A"
+
+
+def test_summary_verify_of_a_module() -> None:
+    pytest.importorskip("fvcore")
+    code, out, _ = run("summary", f"{NETS}/cifar_option_a.py:resnet20", "--input-size", "32", "--verify", "-f", "json")
+    assert code == 0 and json.loads(out)["totals"]["params"] == 269_722

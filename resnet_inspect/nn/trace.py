@@ -96,6 +96,14 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
             yield from _tensors(item)
 
 
+def _meta_args(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj if obj.device == _META else obj.to(_META)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_meta_args(v) for v in obj)
+    return obj
+
+
 def _key(obj: Any) -> Any:
     """A hashable key of an op's arguments that depends only on shapes, dtypes and values."""
     if isinstance(obj, torch.Tensor):
@@ -174,6 +182,10 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 return shape_fn(args)
             except NotImplementedError:  # a case the shape function leaves to torch
                 pass
+        if any(t.device != _META for t in _tensors((args, tuple(kwargs.values())))):
+            # A model traced with its real weights (the Python API's ``trace(model)``): torch's
+            # kernel sees meta views of them, which cost no copy.
+            args, kwargs = _meta_args(args), {k: _meta_args(v) for k, v in kwargs.items()}
         if not returns or any(r.alias_info is not None and not r.alias_info.is_write for r in returns):
             return func(*args, **kwargs)
         if not all(str(r.type) == "Tensor" for r in returns):
