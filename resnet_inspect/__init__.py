@@ -35,11 +35,12 @@ def summarize(spec: ResNetSpec | str, input_size: int | None = None, in_channels
 
     if isinstance(spec, str):
         return load_analysis(spec, {"input_size": input_size, "in_channels": in_channels})
-    overrides = {k: v for k, v in (("input_size", input_size), ("in_channels", in_channels)) if v is not None}
-    if overrides:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        spec = replace(spec, **overrides)
+    if input_size is not None:
+        spec = replace(spec, input_size=input_size)
+    if in_channels is not None:
+        spec = replace(spec, in_channels=in_channels)
     return analyze(spec)
 
 

@@ -146,9 +146,25 @@ def _is_residual_add(g: _Graph, i: int) -> bool:
     return all(s == op.out_shapes[0] for s in op.in_shapes[:2])
 
 
-def _weight(g: _Graph, nodes: Iterable[int]) -> tuple[int, int]:
+def _weight(g: _Graph, nodes: Iterable[int]) -> tuple[int, int, int]:
+    """How much a branch computes, to tell the main path from the shortcut: its convs and linear
+    layers, then their multiply-adds (a single-conv unit's 3x3 conv outweighs an avg-pool + 1x1
+    projection that has more ops), then its ops."""
     nodes = list(nodes)
-    return (sum(1 for n in nodes if g.ops[n].op in _WEIGHTED), len(nodes))
+    weighted = [g.ops[n] for n in nodes if g.ops[n].op in _WEIGHTED]
+    return (len(weighted), sum(_work(op) for op in weighted), len(nodes))
+
+
+def _work(op: OpRecord) -> int:
+    """Multiply-adds of a conv or linear op, from its data input's and output's shapes."""
+    if not op.in_shapes or not op.out_shapes:
+        return 0
+    out, x = _prod(op.out_shapes[0]), op.in_shapes[0]
+    if op.op == "conv" and len(x) > 1:
+        kh, kw = op.attrs.get("kernel", (1, 1))
+        groups = max(1, int(op.attrs.get("groups", 1)))
+        return out * (x[1] // groups) * int(kh) * int(kw)
+    return out * (x[-1] if x else 1)
 
 
 def _find_units(g: _Graph) -> tuple[list[_Unit], dict[int, list[int]]]:
@@ -438,7 +454,7 @@ class _Part:
 
 def _kind_of(main: Sequence[Layer], extras: Sequence[Extra]) -> str:
     """``basic`` / ``bottleneck`` / ``single`` from the main path's convs, else their kernels."""
-    skip = {n for e in extras for n in e.layers}
+    skip = {n for e in extras if e.off_path for n in e.layers}
     kernels = [ly.kernel_text for ly in main if ly.op == "conv" and ly.name not in skip]
     if kernels == ["3x3"]:
         return "single"
@@ -530,6 +546,18 @@ def _what_it_is(g: _Graph) -> str:
     return found
 
 
+def _unique(name: str, parts: Sequence[_Part]) -> str:
+    """``name``, or ``name#2``... when a module called more than once already named a unit: block
+    names key reports and diagram nodes, so two units never share one."""
+    taken = {p.name for p in parts}
+    n = 1
+    unique = name
+    while unique in taken:
+        n += 1
+        unique = f"{name}#{n}"
+    return unique
+
+
 def plan_from_trace(trace: Trace) -> Plan:
     """The plan of a traced network; ``NotResidual`` when it has no residual addition."""
     g = _Graph(trace)
@@ -547,7 +575,7 @@ def plan_from_trace(trace: Trace) -> Plan:
     for k, (u, (first, last, call)) in enumerate(zip(units, extents)):
         gap = [i for i in g.nodes if previous_end < i < first]
         ops = gap + [i for i in range(first, last + 1) if i in node_set]
-        name = (trace.calls[call].path if call >= 0 else "") or f"unit{k + 1}"
+        name = _unique((trace.calls[call].path if call >= 0 else "") or f"unit{k + 1}", parts)
         parts.append(_layout_unit(g, maker, u, ops, name, gap if call >= 0 else [], inner.get(u.add, [])))
         previous_end = last
     namer = maker.namer()

@@ -49,13 +49,14 @@ class ModuleTarget:
 
 def looks_like_target(text: str, is_preset: bool) -> bool:
     """Whether ``text`` names a module target rather than a preset, overrides or a config file."""
-    head, sep, rest = text.partition(":")
+    # Split as ``parse_target`` does (after the last ".py:"), so ``C:/models/net.py:ResNet`` is a file.
+    head, sep, rest = _split(text)
     if not sep or is_preset:
         return False
-    if head.strip().endswith(".py"):
+    if head.endswith(".py"):
         return True
-    callable_part = _callable_part(rest.strip())
-    return bool(_MODULE.match(head.strip())) and bool(_ATTR.match(callable_part))
+    callable_part = _callable_part(rest)
+    return bool(_MODULE.match(head)) and bool(_ATTR.match(callable_part))
 
 
 def rebased(text: str, folder: str) -> str:
@@ -87,7 +88,12 @@ def parse_target(text: str) -> ModuleTarget:
     kind = "file" if head.endswith(".py") else "module"
     if kind == "module" and not _MODULE.match(head):
         raise SpecError(f"{_short(head)!r} is neither a .py file nor a dotted module name; write FILE.py:CALLABLE or package.module:CALLABLE")
-    name, args, kwargs = _parse_call(rest, text)
+    try:
+        name, args, kwargs = _parse_call(rest, text)
+    except (RecursionError, MemoryError):
+        # ``ast`` recurses once per nesting level: ``R(x=----...1)`` or ``a.a.a...`` within the
+        # length limit still exhausts the stack. A SPEC error, not a traceback.
+        raise SpecError(f"{_short(rest)!r} is nested too deeply to read; write e.g. ResNet(depth=20, num_classes=10)") from None
     return ModuleTarget(text, kind, head, name, args, kwargs)
 
 

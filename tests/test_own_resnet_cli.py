@@ -114,14 +114,14 @@ def test_a_forward_that_fails_names_the_module_and_a_size_that_works() -> None:
 
 @pytest.mark.parametrize(("spec", "expected"), [
     ("no_such_file.py:Net", "no such file"),
-    ("{nets}/tutorial.py:Nope", "has no 'Nope'"),
-    ("{nets}/tutorial.py:ResNet(layers=x)", "not a literal"),
-    ("{nets}/tutorial.py:ResNet(bogus=1)", "unexpected keyword argument"),
+    ("{tutorial}:Nope", "has no 'Nope'"),
+    ("{tutorial}:ResNet(layers=x)", "not a literal"),
+    ("{tutorial}:ResNet(bogus=1)", "unexpected keyword argument"),
     ("no_such_pkg_xyz.models:resnet", "cannot import"),
     ("{nets}/not_resnets.py:_vgg_features", "missing 1 required positional argument"),
 ])
 def test_bad_module_specs_are_one_line(spec: str, expected: str) -> None:
-    code, _, err = run("summary", spec.format(nets=NETS), "--input-size", "32")
+    code, _, err = run("summary", spec.format(nets=NETS, tutorial=TUTORIAL), "--input-size", "32")
     assert code == 2 and expected in one_line(err)
 
 

@@ -40,6 +40,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 runner = CliRunner()
 USERNETS = Path(__file__).parent / "usernets"
+TUTORIAL = Path(__file__).parent.parent / "docs" / "examples" / "tutorial_resnet.py"  # docs/own-resnet.md's example
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 Shapes = dict[str, tuple[int, ...]]
 
@@ -56,7 +57,8 @@ def starts_with(out: str, text: str) -> bool:
 
 @functools.cache
 def usernet_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"usernet_{name}", USERNETS / f"{name}.py")
+    path = TUTORIAL if name == "tutorial" else USERNETS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"usernet_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
