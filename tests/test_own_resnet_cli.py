@@ -370,3 +370,11 @@ def test_summary_verify_of_a_module() -> None:
     pytest.importorskip("fvcore")
     code, out, _ = run("summary", f"{NETS}/cifar_option_a.py:resnet20", "--input-size", "32", "--verify", "-f", "json")
     assert code == 0 and json.loads(out)["totals"]["params"] == 269_722
+
+
+def test_markup_in_a_path_is_printed_not_obeyed(tmp_path: Path) -> None:
+    folder = tmp_path / "x[bold red]"
+    folder.mkdir()
+    shutil.copy(NETS / "cifar_option_a.py", folder / "net[blink].py")
+    code, out, _ = run("summary", f"{folder}/net[blink].py:resnet20", "--input-size", "32", "--depth", "stage")
+    assert code == 0 and "x[bold red]/net[blink].py:resnet20" in out

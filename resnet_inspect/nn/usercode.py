@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import ResnetInspectError
+from ..naming import printable
 from ..plan import Plan
 from ..structure import plan_from_trace
 from ..target import ModuleTarget
@@ -160,15 +161,16 @@ def trace_target(target: ModuleTarget, input_shape: tuple[int, int, int]) -> Pla
     """The plan of the user's model at ``input_shape`` (C, H, W), traced on the meta device."""
     build = builder(target)
     model = build()
+    name = printable(target.text, limit=200)  # a SPEC from outside: no control characters in titles
     try:
-        trace = record(model, input_shape, target.text)
+        trace = record(model, input_shape, name)
     except TraceError as exc:
         if "fails at input" in str(exc):
             size = first_working_size(build, input_shape)
             if size is not None:
                 raise TraceError(f"{exc}; it runs at --input-size {size}") from None
         raise
-    notes = [f"traced by running the user's code: {target.call_text} from {target.location}, "
+    notes = [f"traced by running the user's code: {printable(target.call_text)} from {printable(target.location)}, "
              f"on the meta device in eval mode at input {'x'.join(map(str, input_shape))}."]
     trace = type(trace)(trace.name, trace.input_shape, trace.ops, trace.calls, trace.unused_params, tuple(notes))
     return plan_from_trace(trace)

@@ -61,10 +61,13 @@ def to_rich(doc: TableDoc) -> object:
     """The rich renderable (a Table, with the notes as its caption)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
+    # Titles and notes carry names from outside (a SPEC, a file, a module path): as ``Text`` they are
+    # never read as markup, and rich strips control codes from them.
     table = Table(
-        title=doc.title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold",
-        caption="\n".join(doc.notes) if doc.notes else None, caption_justify="left",
+        title=Text(doc.title), box=box.SIMPLE_HEAD, title_justify="left", title_style="bold",
+        caption=Text("\n".join(doc.notes)) if doc.notes else None, caption_justify="left",
         caption_style="dim", pad_edge=False,
     )
     for col in doc.columns:
