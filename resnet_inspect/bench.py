@@ -216,7 +216,7 @@ def run_bench_module(
     say = progress or (lambda _msg: None)
     timer = _Timer(dev, batch, analysis.plan.input_shape, min_run_time, warmup)
     say("network, as written")
-    model = build_real(parse_target(text)).to(dev)
+    model = build_real(parse_target(text), analysis.total.params).to(dev)
     fwd = timer.forward(model, train=False)
     bwd = timer.forward(model, train=True) if backward else None
     option = OptionTiming("as written", analysis.total.params, analysis.total.macs, fwd, bwd)

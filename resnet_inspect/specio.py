@@ -12,8 +12,10 @@ Every value, whether it comes from a string or from a parsed config document, pa
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any, Final
 
 from .errors import SpecError
@@ -161,6 +163,11 @@ def parse_spec(text: str, overrides: Mapping[str, Any] | None = None) -> ResNetS
         spec: ResNetSpec = load_config(text)
     else:
         name, sep, rest = text.partition(":")
+        if name.strip() not in PRESETS and ("/" in name or os.sep in name or Path(name.strip()).is_file()):
+            raise SpecError(
+                f"{name.strip()[:120]!r} is a path, but not a config file (.toml .yaml .yml .json) or a Python file "
+                "(FILE.py:CALLABLE): name one of those, or a preset"
+            )
         spec = get_preset(name.strip())
         if sep:
             if not rest.strip():

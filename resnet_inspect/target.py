@@ -44,7 +44,7 @@ class ModuleTarget:
     def call_text(self) -> str:
         """``ResNet(depth=20)`` or ``resnet18()``: what will be called, for notes and errors."""
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.attr}({', '.join(parts)})"
+        return _short(f"{self.attr}({', '.join(parts)})", 160)
 
 
 def looks_like_target(text: str, is_preset: bool) -> bool:

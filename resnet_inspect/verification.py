@@ -374,7 +374,7 @@ def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
     from .nn.usercode import build_real
     from .target import parse_target
 
-    model = build_real(parse_target(text)).eval()
+    model = build_real(parse_target(text), analysis.total.params).eval()
     modules = dict(model.named_modules())
     c, h, w = analysis.plan.input_shape
     shape: list[tuple[int, ...]] = []

@@ -378,3 +378,45 @@ def test_markup_in_a_path_is_printed_not_obeyed(tmp_path: Path) -> None:
     shutil.copy(NETS / "cifar_option_a.py", folder / "net[blink].py")
     code, out, _ = run("summary", f"{folder}/net[blink].py:resnet20", "--input-size", "32", "--depth", "stage")
     assert code == 0 and "x[bold red]/net[blink].py:resnet20" in out
+
+
+# --- outputs that would destroy something ------------------------------------------------------------------
+
+
+def test_an_output_never_replaces_the_model_code(tmp_path: Path) -> None:
+    code_file = tmp_path / "net.py"
+    shutil.copy(NETS / "cifar_option_a.py", code_file)
+    before = code_file.read_bytes()
+    for command in (["spec"], ["summary"], ["shortcuts"], ["diagram"]):
+        code, _, err = run(*command, f"{code_file}:resnet20", "--input-size", "32", "-o", str(code_file))
+        assert code == 2 and "input of this command" in one_line(err)
+    code, _, err = run("verify", SPEC18, "--module", f"{code_file}:resnet20", "-o", str(code_file))
+    assert code == 2 and "input of this command" in one_line(err)
+    assert code_file.read_bytes() == before
+
+
+def test_an_output_never_replaces_a_fifo_and_writes_through_a_link(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, _, err = run("spec", f"{NETS}/cifar_option_a.py:resnet20", "--input-size", "32", "-o", str(fifo))
+    assert code == 2 and "not a regular file" in one_line(err) and stat.S_ISFIFO(fifo.stat().st_mode)
+    target, link = tmp_path / "real.toml", tmp_path / "link.toml"
+    target.write_text("old")
+    target.chmod(0o600)
+    link.symlink_to(target)
+    code, _, _ = run("spec", f"{NETS}/cifar_option_a.py:resnet20", "--input-size", "32", "-o", str(link))
+    assert code == 0 and link.is_symlink() and 'shortcut = "A"' in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # the existing file keeps its permission bits
+
+
+def test_real_weights_are_bounded_before_they_are_allocated() -> None:
+    code, _, err = run("verify", f"{TUTORIAL}:ResNet(num_classes=2000000000)", "--input-size", "32")
+    assert code == 2 and "above the limit" in one_line(err)
+
+
+def test_a_path_that_is_not_a_spec_file_says_so() -> None:
+    code, _, err = run("summary", str(NETS / "README.md"))
+    assert code == 2 and "not a config file" in one_line(err)

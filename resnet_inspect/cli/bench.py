@@ -18,7 +18,9 @@ from .common import (
     SpecArg,
     StrideInOpt,
     emit,
+    guard_outputs,
     handle_errors,
+    input_files,
     load_analysis,
     load_spec,
 )
@@ -64,6 +66,7 @@ def bench(
 
       resnet-inspect bench models.py:ResNet18 --input-size 32 --batch 64
     """
+    guard_outputs(input_files(spec), output=output)
     from ..bench import parse_options, run_bench, run_bench_module
     from ..report import bench as report
     from ..sources import is_module_spec

@@ -222,6 +222,40 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
     deliver(text, output)
 
 
+def input_files(*specs: str | None, files: tuple[Path | None, ...] = ()) -> list[Path]:
+    """The files a command reads: config files and model code named by its SPECs, and ``files``
+    (a budget file, a checkpoint). No output may replace one of them."""
+    from ..errors import SpecError
+    from ..sources import is_module_spec
+    from ..specio import is_config_path
+    from ..target import parse_target
+
+    found = [f for f in files if f is not None]
+    for text in specs:
+        if not text:
+            continue
+        if is_config_path(text.strip()):
+            found.append(Path(text.strip()))
+        elif is_module_spec(text):
+            try:
+                target = parse_target(text)
+            except SpecError:
+                continue  # reported when the SPEC is loaded
+            if target.kind == "file":
+                found.append(Path(target.location))
+    return found
+
+
+def guard_outputs(inputs: list[Path], **outputs: Path | None) -> None:
+    """Refuse, before any work, every output that would destroy a file (``report.output.writable``);
+    ``outputs`` are keyed by option name (``output=...`` is ``--output``)."""
+    from ..report.output import writable
+
+    for name, path in outputs.items():
+        if path is not None:
+            writable(path, inputs, "--" + name.replace("_", "-"))
+
+
 def deliver(text: str, output: Path | None) -> None:
     """``text`` to stdout, or to ``output`` whole (written atomically) with a note on stderr."""
     if output is None:

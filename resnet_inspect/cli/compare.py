@@ -27,7 +27,9 @@ from .common import (
     StrideInOpt,
     deliver,
     emit,
+    guard_outputs,
     handle_errors,
+    input_files,
     load_analysis,
     load_spec,
 )
@@ -64,6 +66,7 @@ def spec(
 
       resnet-inspect spec models/resnet.py:ResNet18 --input-size 32 -o resnet18_cifar.toml
     """
+    guard_outputs(input_files(spec), output=output)
     from ..config import dump_spec
     from ..sources import is_module_spec
 
@@ -107,6 +110,7 @@ def compare(
 
       resnet-inspect compare resnet18:stem=cifar,input_size=32,num_classes=10 models.py:ResNet18
     """
+    guard_outputs(input_files(spec_a, spec_b), output=output)
     from ..compare import compare as diff
     from ..report import compare as report
     from ..sources import is_module_spec
@@ -168,6 +172,7 @@ def check(
 
       resnet-inspect check models/resnet.py:ResNet18 --input-size 32 --max-params 12M
     """
+    guard_outputs(input_files(spec, files=(budget,)), output=output)
     from ..budget import Limits, load_budget, parse_limit
     from ..budget import check as check_one
     from ..errors import UsageError

@@ -16,7 +16,9 @@ from .common import (
     ShortcutOpt,
     SpecArg,
     StrideInOpt,
+    guard_outputs,
     handle_errors,
+    input_files,
     load_analysis,
 )
 
@@ -82,6 +84,7 @@ def diagram(
 
       resnet-inspect diagram models/resnet.py:ResNet18 --input-size 32 -o mine.svg
     """
+    guard_outputs(input_files(spec), output=output)
     from ..render import diagram_text, format_for, render_file
 
     chosen = format_for(output, fmt.value if fmt is not None else None)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, handle_errors
+from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, guard_outputs, handle_errors, input_files
 
 if TYPE_CHECKING:
     from ..counts import Analysis
@@ -75,6 +75,7 @@ def inspect(
 
       resnet-inspect inspect mypkg.models:make_net --input-size 32
     """
+    guard_outputs(input_files(target, files=(Path(target),)), output=output, emit_spec=emit_spec)
     from ..sources import is_module_spec
 
     if is_module_spec(target) and not Path(target).exists():

@@ -25,7 +25,9 @@ from .common import (
     SpecArg,
     StrideInOpt,
     emit,
+    guard_outputs,
     handle_errors,
+    input_files,
     load_analysis,
     load_spec,
 )
@@ -85,6 +87,7 @@ def build(
 
       resnet-inspect build preact_resnet50 --names timm -o resnetv2_50.safetensors
     """
+    guard_outputs(input_files(spec), output=output)
     from ..errors import UsageError
     from ..report.output import write_atomic
 
@@ -167,6 +170,7 @@ def verify(
 
       resnet-inspect verify models.py:ResNet18 --input-size 32
     """
+    guard_outputs(input_files(spec, module), output=output)
     flags = (shortcut, stride_in, input_size, num_classes, in_channels)
     if module is not None:
         _verify_against_spec(spec, module, fmt, output, flags)

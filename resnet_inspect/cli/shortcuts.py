@@ -20,7 +20,9 @@ from .common import (
     SpecArg,
     StrideInOpt,
     emit,
+    guard_outputs,
     handle_errors,
+    input_files,
     load_analysis,
 )
 
@@ -71,6 +73,7 @@ def shortcuts(
 
       resnet-inspect shortcuts models/resnet.py:ResNet18 --input-size 32 --view blocks
     """
+    guard_outputs(input_files(spec), output=output, plot=plot)
     from ..report import shortcuts as report
     from ..report.output import write_atomic
     from ..shortcuts import study

@@ -19,7 +19,9 @@ from .common import (
     SpecArg,
     StrideInOpt,
     emit,
+    guard_outputs,
     handle_errors,
+    input_files,
     load_analysis,
 )
 
@@ -61,6 +63,7 @@ def summary(
 
       resnet-inspect summary "models/resnet.py:ResNet(depth=20, num_classes=10)" --input-size 32
     """
+    guard_outputs(input_files(spec), output=output)
     from ..report import summary as report
 
     analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
@@ -105,6 +108,7 @@ def presets(
 
       resnet-inspect presets --family cifar --format markdown
     """
+    guard_outputs([], output=output)
     from ..counts import analyze
     from ..errors import UsageError
     from ..presets import PRESETS

@@ -122,8 +122,27 @@ def builder(target: ModuleTarget) -> Callable[[], nn.Module]:
     return build
 
 
-def build_real(target: ModuleTarget) -> nn.Module:
-    """The user's model with real (CPU) weights, for the checks that run it: fvcore, timing."""
+def _memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def build_real(target: ModuleTarget, params: int | None = None) -> nn.Module:
+    """The user's model with real (CPU) weights, for the checks that run it: fvcore, timing.
+
+    ``params`` (the traced count) bounds memory before anything is allocated: weights that would
+    take more than half of this machine's memory are refused in one line.
+    """
+    if params is not None:
+        need, limit = 4 * params, _memory_bytes() // 2
+        if need > limit:
+            raise UserCodeError(
+                f"building {target.call_text} with real weights needs {need / 2**30:.1f} GiB for its {params:,} "
+                f"parameters, above the limit of {limit / 2**30:.1f} GiB (half this machine's memory); "
+                "summary, shortcuts, compare and verify --module need no weights"
+            )
     obj = resolve(target)
     if isinstance(obj, nn.Module):
         return obj

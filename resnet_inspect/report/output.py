@@ -4,27 +4,48 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import UsageError
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so an interrupted or
-    failed run never leaves a half-written report behind."""
+def writable(path: Path, inputs: Iterable[Path] = (), option: str = "--output") -> Path:
+    """The file to write for ``path``, or ``UsageError`` (one line) when writing it would destroy
+    something: a directory, a device or FIFO (never replaced by a regular file), or a file this
+    command reads (its config, budget, checkpoint or model code). A symbolic link is written
+    through, so the link stays and its target gets the report. Called before any work is done."""
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise UsageError(f"--output {path} is a directory; give a file name")
+        raise UsageError(f"{option} {path} is a directory; give a file name")
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{option} {path} is not a regular file (a device, FIFO or socket); give a file name")
+    resolved = target.resolve()
+    for source in inputs:
+        if Path(source).exists() and Path(source).resolve() == resolved:
+            raise UsageError(f"{option} {path} is an input of this command; refusing to overwrite it: give another file name")
+    parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"--output {path}: folder {parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        raise UsageError(f"{option} {path}: folder {parent} does not exist; create it first")
+    return target
+
+
+def write_atomic(path: Path, data: str | bytes, inputs: Iterable[Path] = ()) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so an interrupted or
+    failed run never leaves a half-written report behind. An existing file keeps its permission
+    bits; see ``writable`` for what is refused."""
+    target = writable(path, inputs)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+    parent = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
