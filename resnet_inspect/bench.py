@@ -266,26 +266,14 @@ class _Timer:
                 say(f"block {blk.name}")
                 x = torch.randn(self.batch, *blk.in_shape, device=self.dev)
                 t_block = _measure(_call(module, x), self.dev, self.min_run_time / 4, self.warmup)
-                short = _shortcut_module(modules, blk)
+                # The builder keeps every shortcut module at ``downsample``, where a spec plan's
+                # zero-pad layer is named ``shortcut``; a traced plan names its real modules.
+                own = f"{blk.name}.downsample"
+                path = blk.shortcut_module(modules) or (own if blk.shortcut_layers and own in modules else None)
+                short = modules[path] if path is not None else None
                 t_short = _measure(_call(short, x), self.dev, self.min_run_time / 4, self.warmup) if short is not None else None
                 out.append(BlockTiming(blk.name, blk.shortcut, bc.main.macs, bc.shortcut.macs, t_block, t_short))
         return out
-
-
-def _shortcut_module(modules: dict[str, Any], blk: Any) -> Any:
-    """The module that computes ``blk``'s whole shortcut from the block's input, if there is one:
-    the builder's ``downsample``, or the module holding every traced shortcut layer. A
-    pre-activation projection reads after the first BN-ReLU, so it is timed from there too."""
-    if blk.shortcut in ("identity", "none") or not blk.shortcut_layers:
-        return None
-    own = modules.get(blk.name + ".downsample")
-    if own is not None:
-        return own
-    names = [ly.name for ly in blk.shortcut_layers]
-    path = names[0].rsplit(".", 1)[0] if len(names) > 1 or names[0].rsplit(".", 1)[-1].isdigit() else names[0]
-    if all(n == path or n.startswith(path + ".") for n in names) and path != blk.name:
-        return modules.get(path)
-    return None
 
 
 def _call(module: Any, x: Any) -> Callable[[], Any]:

@@ -16,6 +16,7 @@ of the one predicate that decides a spec block's shortcut (``shortcut_kind``).
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -130,6 +131,26 @@ class Block:
         for their names share their templates, so counting can work each one out once."""
         return (id(self.main_template), id(self.shortcut_template))
 
+    def shortcut_module(self, modules: Container[str]) -> str | None:
+        """The path, among ``modules``, of the module that computes this block's whole shortcut
+        (``layer2.0.downsample``, a lambda layer, a ``shortcut`` Sequential): the longest prefix
+        shared by the shortcut's layers, an index into a Sequential dropped, that is a module and
+        not the block itself. None for identity or a shortcut written inline in the block."""
+        names = [ly.name for ly in self.shortcut_layers]
+        if not names:
+            return None
+        parts = common_path(names).split(".")
+        while parts and parts[-1].isdigit():
+            parts.pop()
+        while parts:
+            path = ".".join(parts)
+            if path == self.name or not path.startswith(self.name + "."):
+                return None
+            if path in modules:
+                return path
+            parts.pop()
+        return None
+
     def projection_kernel(self) -> str | None:
         """``1x1``, ``3x3``...: the kernel of the shortcut's conv, if it has one."""
         return next((ly.kernel_text for ly in self.shortcut_template if ly.op == "conv"), None)
@@ -205,6 +226,22 @@ class Plan:
         if any(ly.op == "max_pool" for ly in self.stem):
             text += " + max-pool"
         return text
+
+
+def common_path(paths: Iterable[str]) -> str:
+    """The longest dotted prefix every path shares: ``layer1.0.se`` for ``layer1.0.se.fc.0`` and
+    ``layer1.0.se.fc.2``."""
+    common: list[str] | None = None
+    for p in paths:
+        parts = p.split(".") if p else []
+        if common is None:
+            common = parts
+            continue
+        n = 0
+        while n < min(len(common), len(parts)) and common[n] == parts[n]:
+            n += 1
+        common = common[:n]
+    return ".".join(common or [])
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:

@@ -26,12 +26,13 @@ Pure: works on ``tracedata.Trace``; ``nn.trace`` makes one from a live module.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from .errors import SpecError
-from .plan import Block, Extra, Layer, Plan, Shape, ShortcutKind
+from .plan import Block, Extra, Layer, Plan, Shape, ShortcutKind, common_path
 from .tracedata import ModuleCall, OpRecord, TensorShape, Trace
 
 ROOT: Final = -1
@@ -159,7 +160,7 @@ def _work(op: OpRecord) -> int:
     """Multiply-adds of a conv or linear op, from its data input's and output's shapes."""
     if not op.in_shapes or not op.out_shapes:
         return 0
-    out, x = _prod(op.out_shapes[0]), op.in_shapes[0]
+    out, x = math.prod(op.out_shapes[0]), op.in_shapes[0]
     if op.op == "conv" and len(x) > 1:
         kh, kw = op.attrs.get("kernel", (1, 1))
         groups = max(1, int(op.attrs.get("groups", 1)))
@@ -265,15 +266,8 @@ def chw(shape: TensorShape) -> Shape:
     while len(rest) < 3:
         rest.append(1)
     if len(rest) > 3:
-        rest = [rest[0], rest[1], _prod(rest[2:])]
+        rest = [rest[0], rest[1], math.prod(rest[2:])]
     return (int(rest[0]), int(rest[1]), int(rest[2]))
-
-
-def _prod(values: Iterable[int]) -> int:
-    n = 1
-    for v in values:
-        n *= v
-    return n
 
 
 class _Namer:
@@ -420,21 +414,6 @@ def _silent_modules(g: _Graph, first: int, last: int) -> list[tuple[str, str]]:
     return out
 
 
-def _common_path(paths: Iterable[str]) -> str:
-    """The longest dotted prefix every path shares (``layer1.0.se`` for its ops' modules)."""
-    common: list[str] | None = None
-    for p in paths:
-        parts = p.split(".") if p else []
-        if common is None:
-            common = parts
-            continue
-        n = 0
-        while n < min(len(common), len(parts)) and common[n] == parts[n]:
-            n += 1
-        common = common[:n]
-    return ".".join(common or [])
-
-
 # ---------------------------------------------------------------------------------------- blocks
 
 
@@ -480,7 +459,7 @@ def _layout_unit(g: _Graph, maker: _LayerMaker, unit: _Unit, ops: list[int], nam
     extras: list[Extra] = []
     for what, members in _gates(g, main_ops):
         paths = [g.trace.calls[g.ops[n].call].path for n in members if g.ops[n].call >= 0]
-        extras.append(Extra(_common_path(paths) or names[members[-1]], what, tuple(names[n] for n in members)))
+        extras.append(Extra(common_path(paths) or names[members[-1]], what, tuple(names[n] for n in members)))
     extras += [Extra(label, what) for label, what in _silent_modules(g, ops[0], ops[-1])]
     extras += [Extra(names[a], "inner residual") for a in inner if a in names]
     if extra_ops:

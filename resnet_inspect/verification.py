@@ -249,7 +249,6 @@ def verify_spec(spec: ResNetSpec, analysis: Analysis | None = None) -> VerifyRep
     exits 1, tests assert, ``summary --verify`` raises ``CheckFailed``).
     """
     import torch
-    from fvcore.nn import FlopCountAnalysis
 
     from .builder import build_for_counting
 
@@ -262,14 +261,7 @@ def verify_spec(spec: ResNetSpec, analysis: Analysis | None = None) -> VerifyRep
     handles = hooks.attach(model)
     x = torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size)
     try:
-        with _quiet_fvcore(), torch.no_grad():
-            flops = (
-                FlopCountAnalysis(model, x)
-                .unsupported_ops_warnings(False)
-                .uncalled_modules_warnings(False)
-                .tracer_warnings("none")
-            )
-            by_module = flops.by_module_and_operator()
+        by_module = _fvcore_by_module(model, x)
     finally:
         for h in handles:
             h.remove()
@@ -336,6 +328,7 @@ def verify_or_raise(spec: ResNetSpec) -> None:
 
 
 def _fvcore_by_module(model: nn.Module, x: Any) -> Mapping[str, Mapping[str, Any]]:
+    """fvcore's counts per module path and operator, for ``model`` at input ``x`` (eval, no grad)."""
     import torch
     from fvcore.nn import FlopCountAnalysis
 
@@ -344,22 +337,6 @@ def _fvcore_by_module(model: nn.Module, x: Any) -> Mapping[str, Mapping[str, Any
                  .uncalled_modules_warnings(False).tracer_warnings("none"))
         result: Mapping[str, Mapping[str, Any]] = flops.by_module_and_operator()
         return result
-
-
-def _shortcut_module(block: Any) -> str | None:
-    """The module path that holds every shortcut layer (``layer2.0.downsample``), if one does."""
-    names = [ly.name for ly in block.shortcut_layers]
-    if not names:
-        return None
-    parts = [n.split(".") for n in names]
-    common: list[str] = []
-    for items in zip(*parts):
-        if len(set(items)) != 1:
-            break
-        common.append(items[0])
-    if len(names) == 1 and len(parts[0]) > len(block.name.split(".")) + 1:
-        common = parts[0][:-1] if parts[0][-1].isdigit() else parts[0]
-    return ".".join(common) or None
 
 
 def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
@@ -371,6 +348,7 @@ def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
     """
     import torch
 
+    from .nn.trace import tensors_in
     from .nn.usercode import build_real
     from .target import parse_target
 
@@ -379,7 +357,7 @@ def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
     c, h, w = analysis.plan.input_shape
     shape: list[tuple[int, ...]] = []
     handle = model.register_forward_hook(
-        lambda m, i, o: shape.append(tuple(int(d) for d in next(iter(_tensors_of(o))).shape)) if not shape else None)
+        lambda m, i, o: shape.append(tuple(int(d) for d in next(iter(tensors_in(o))).shape)) if not shape else None)
     try:
         by_module = _fvcore_by_module(model, torch.zeros(1, c, h, w))
     finally:
@@ -391,27 +369,14 @@ def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
         if unit is None:
             continue
         checks.append(Check(b.block.name, "params", "module", b.total.params, _params(unit)))
-        path = _shortcut_module(b.block)
-        if path is not None and path in modules:
+        path = b.block.shortcut_module(modules)
+        if path is not None:
             checks.append(Check(b.block.name, "params.shortcut", "module", b.shortcut.params, _params(modules[path])))
         elif b.block.shortcut in ("identity", "zero_pad"):
             checks.append(Check(b.block.name, "params.shortcut", "module", b.shortcut.params, 0))
         checks += _op_checks(b.block.name, b.total, _fvcore_ops(by_module.get(b.block.name, {})), None, all_ops=False)
     expected = (1, analysis.plan.num_classes)
     return VerifyReport(analysis.spec, tuple(checks), shape[0] if shape else (), expected, analysis.name)
-
-
-def _tensors_of(obj: Any) -> Iterator[Any]:
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            yield from _tensors_of(item)
-    elif isinstance(obj, Mapping):
-        for item in obj.values():
-            yield from _tensors_of(item)
 
 
 def verify_module_or_raise(text: str, analysis: Analysis) -> None:

@@ -23,12 +23,21 @@ def _empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
     return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device=_META)
 
 
-def _pair(value: Any, default: int) -> tuple[int, int]:
+def pair(value: Any, default: int = 1) -> tuple[int, int]:
+    """An aten int-or-pair argument (``3``, ``[3]``, ``[3, 5]``, ``[]``) as ``(h, w)``."""
     if isinstance(value, (list, tuple)):
         if not value:
             return (default, default)
         return (int(value[0]), int(value[-1]))
     return (int(value), int(value))
+
+
+def pool_window(args: Sequence[Any]) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Kernel, stride (the kernel when not given) and padding of a 2-D pooling op's arguments."""
+    kernel = pair(args[1])
+    stride = pair(args[2]) if len(args) > 2 and args[2] else kernel
+    padding = pair(args[3], 0) if len(args) > 3 else (0, 0)
+    return kernel, stride, padding
 
 
 def _pool_out(size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool) -> int:
@@ -43,7 +52,7 @@ def _pool_out(size: int, kernel: int, pad: int, stride: int, dilation: int, ceil
 
 def convolution(args: Sequence[Any]) -> torch.Tensor:
     x, w = args[0], args[1]
-    stride, padding, dilation = _pair(args[3], 1), _pair(args[4], 0), _pair(args[5], 1)
+    stride, padding, dilation = pair(args[3], 1), pair(args[4], 0), pair(args[5], 1)
     groups = int(args[8]) if len(args) > 8 else 1
     if x.dim() != 4 or w.dim() != 4:
         raise NotImplementedError  # 1-D and 3-D convs: torch's own kernel
@@ -68,10 +77,8 @@ def convolution(args: Sequence[Any]) -> torch.Tensor:
 
 def max_pool(args: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
     x = args[0]
-    kernel = _pair(args[1], 1)
-    stride = _pair(args[2], 1) if len(args) > 2 and args[2] else kernel
-    padding = _pair(args[3], 0) if len(args) > 3 else (0, 0)
-    dilation = _pair(args[4], 1) if len(args) > 4 else (1, 1)
+    kernel, stride, padding = pool_window(args)
+    dilation = pair(args[4]) if len(args) > 4 else (1, 1)
     ceil_mode = bool(args[5]) if len(args) > 5 else False
     shape = _pooled(x, kernel, stride, padding, dilation, ceil_mode)
     return _empty(shape, x.dtype), _empty(shape, torch.int64)
@@ -79,9 +86,7 @@ def max_pool(args: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
 
 def avg_pool(args: Sequence[Any]) -> torch.Tensor:
     x = args[0]
-    kernel = _pair(args[1], 1)
-    stride = _pair(args[2], 1) if len(args) > 2 and args[2] else kernel
-    padding = _pair(args[3], 0) if len(args) > 3 else (0, 0)
+    kernel, stride, padding = pool_window(args)
     ceil_mode = bool(args[4]) if len(args) > 4 else False
     return _empty(_pooled(x, kernel, stride, padding, (1, 1), ceil_mode), x.dtype)
 
@@ -105,7 +110,7 @@ def _pooled(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], p
 
 def adaptive_avg_pool(args: Sequence[Any]) -> torch.Tensor:
     x = args[0]
-    size = _pair(args[1], 1)
+    size = pair(args[1], 1)
     return _empty([*x.shape[:-2], *size], x.dtype)
 
 

@@ -26,7 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..errors import ResnetInspectError
 from ..tracedata import ModuleCall, OpRecord, Trace
-from .shapes import SHAPES
+from .shapes import SHAPES, pair, pool_window
 
 _META: Final = torch.device("meta")
 #: Most ops one pass may record: far above any real ResNet, a bound on memory for the rest.
@@ -80,20 +80,16 @@ class TraceError(ResnetInspectError):
     """The forward pass could not run, or ran into something a trace cannot follow."""
 
 
-def _pair(value: Any, default: int = 1) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return (default, default)
-        return (int(value[0]), int(value[-1])) if len(value) > 1 else (int(value[0]), int(value[0]))
-    return (int(value), int(value))
-
-
-def _tensors(obj: Any) -> Iterator[torch.Tensor]:
+def tensors_in(obj: Any) -> Iterator[torch.Tensor]:
+    """Every tensor in ``obj``, through lists, tuples and dicts (op arguments, a model's output)."""
     if isinstance(obj, torch.Tensor):
         yield obj
     elif isinstance(obj, (list, tuple)):
         for item in obj:
-            yield from _tensors(item)
+            yield from tensors_in(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from tensors_in(item)
 
 
 def _meta_args(obj: Any) -> Any:
@@ -182,7 +178,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 return shape_fn(args)
             except NotImplementedError:  # a case the shape function leaves to torch
                 pass
-        if any(t.device != _META for t in _tensors((args, tuple(kwargs.values())))):
+        if any(t.device != _META for t in tensors_in((args, tuple(kwargs.values())))):
             # A model traced with its real weights (the Python API's ``trace(model)``): torch's
             # kernel sees meta views of them, which cost no copy.
             args, kwargs = _meta_args(args), {k: _meta_args(v) for k, v in kwargs.items()}
@@ -213,7 +209,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         params: list[str] = []
         inputs: list[int] = []
         in_shapes: list[tuple[int, ...]] = []
-        for t in _tensors((args, tuple(kwargs.values()))):
+        for t in tensors_in((args, tuple(kwargs.values()))):
             pname = self.params.get(id(t))
             if pname is not None:
                 if pname not in params:
@@ -221,7 +217,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             elif id(t) not in self.buffers:
                 inputs.append(self.value_of(t))
                 in_shapes.append(tuple(t.shape))
-        outs = list(_tensors(out))
+        outs = list(tensors_in(out))
         if name in _VIEWS and params and not inputs:  # ``t(weight)`` is still the weight
             for o in outs:
                 self.params[id(o)] = params[0]
@@ -273,9 +269,7 @@ def _normalise(name: str, args: Sequence[Any], params: Sequence[str]) -> tuple[s
 
 def _simple(base: str, args: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     if base in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d"):
-        kernel = _pair(args[1])
-        stride = _pair(args[2]) if len(args) > 2 and args[2] else kernel
-        padding = _pair(args[3], 0) if len(args) > 3 else (0, 0)
+        kernel, stride, padding = pool_window(args)
         return ("avg_pool" if base == "avg_pool2d" else "max_pool"), {"kernel": kernel, "stride": stride, "padding": padding}
     if base in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d"):
         return "adaptive_avg_pool2d", {}
@@ -322,7 +316,7 @@ def _conv(args: Sequence[Any]) -> tuple[str, dict[str, Any]]:
         return "other", {}
     return "conv", {
         "kernel": (int(weight.shape[2]), int(weight.shape[3])),
-        "stride": _pair(args[3]), "padding": _pair(args[4], 0), "dilation": _pair(args[5]),
+        "stride": pair(args[3]), "padding": pair(args[4], 0), "dilation": pair(args[5]),
         "groups": int(args[8]) if len(args) > 8 else 1, "bias": args[2] is not None,
     }
 

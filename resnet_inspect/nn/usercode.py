@@ -9,6 +9,7 @@ and then moved to the meta device, with a note.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -106,20 +107,45 @@ def resolve(target: ModuleTarget) -> Any:
     return obj
 
 
-def builder(target: ModuleTarget) -> Callable[[], nn.Module]:
-    """A function that builds the user's model afresh (on the meta device where it can)."""
+def _factory(target: ModuleTarget) -> Any:
+    """What ``target`` names: a model, or a function or class that builds one."""
     obj = resolve(target)
     if isinstance(obj, nn.Module):
         if target.args or target.kwargs:
             raise UserCodeError(f"{target.attr} is a model, not something to call; drop the arguments")
-        return lambda: obj.to("meta")
-    if not callable(obj):
+    elif not callable(obj):
         raise UserCodeError(f"{target.attr} in {target.location} is a {type(obj).__name__}, not a function or class that builds a model")
+    return obj
 
-    def build() -> nn.Module:
-        return _call(obj, target)
 
-    return build
+def _construct(obj: Any, target: ModuleTarget, meta: bool) -> nn.Module:
+    """The model, on the meta device (``meta``: no memory, no init time) or with real weights. A
+    constructor that cannot run on the meta device (one that loads weights) is built for real and
+    then moved there."""
+    if isinstance(obj, nn.Module):
+        return obj.to("meta") if meta else obj
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            model = obj(*target.args, **target.kwargs)
+    except TypeError as exc:
+        raise UserCodeError(
+            f"calling {target.call_text} raised {_first_line(exc)}; pass its arguments as literals, "
+            f"e.g. {target.location}:{target.attr}(num_classes=10)"
+        ) from None
+    except Exception as exc:
+        if meta:
+            return _construct(obj, target, meta=False).to("meta")
+        raise UserCodeError(f"calling {target.call_text} raised {_first_line(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise UserCodeError(f"{target.call_text} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def builder(target: ModuleTarget) -> Callable[[], nn.Module]:
+    """A function that builds the user's model afresh on the meta device (for the trace, and again
+    for the input sizes tried when it fails)."""
+    obj = _factory(target)
+    return lambda: _construct(obj, target, meta=True)
 
 
 def _memory_bytes() -> int:
@@ -143,37 +169,7 @@ def build_real(target: ModuleTarget, params: int | None = None) -> nn.Module:
                 f"parameters, above the limit of {limit / 2**30:.1f} GiB (half this machine's memory); "
                 "summary, shortcuts, compare and verify --module need no weights"
             )
-    obj = resolve(target)
-    if isinstance(obj, nn.Module):
-        return obj
-    try:
-        model = obj(*target.args, **target.kwargs)
-    except Exception as exc:
-        raise UserCodeError(f"calling {target.call_text} raised {_first_line(exc)}") from None
-    if not isinstance(model, nn.Module):
-        raise UserCodeError(f"{target.call_text} returned a {type(model).__name__}, not a torch.nn.Module")
-    return model
-
-
-def _call(fn: Any, target: ModuleTarget) -> nn.Module:
-    try:
-        with torch.device("meta"):
-            model = fn(*target.args, **target.kwargs)
-    except TypeError as exc:
-        raise UserCodeError(
-            f"calling {target.call_text} raised {_first_line(exc)}; pass its arguments as literals, "
-            f"e.g. {target.location}:{target.attr}(num_classes=10)"
-        ) from None
-    except Exception:
-        try:  # a constructor that needs real tensors (loading weights): build on the CPU, then move
-            model = fn(*target.args, **target.kwargs)
-            if isinstance(model, nn.Module):
-                model = model.to("meta")
-        except Exception as exc:
-            raise UserCodeError(f"calling {target.call_text} raised {_first_line(exc)}") from None
-    if not isinstance(model, nn.Module):
-        raise UserCodeError(f"{target.call_text} returned a {type(model).__name__}, not a torch.nn.Module")
-    return model
+    return _construct(_factory(target), target, meta=False)
 
 
 def trace_target(target: ModuleTarget, input_shape: tuple[int, int, int]) -> Plan:
@@ -191,5 +187,4 @@ def trace_target(target: ModuleTarget, input_shape: tuple[int, int, int]) -> Pla
         raise
     notes = [f"traced by running the user's code: {printable(target.call_text)} from {printable(target.location)}, "
              f"on the meta device in eval mode at input {'x'.join(map(str, input_shape))}."]
-    trace = type(trace)(trace.name, trace.input_shape, trace.ops, trace.calls, trace.unused_params, tuple(notes))
-    return plan_from_trace(trace)
+    return plan_from_trace(dataclasses.replace(trace, notes=tuple(notes)))
