@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from .plan import Block, Layer, Plan, ShortcutKind, make_plan
+from .plan import Block, Extra, Layer, Plan, ShortcutKind, make_plan
 from .spec import ResNetSpec
 
 #: The keys of ``macs_by_op`` in the JSON report, in report order.
@@ -131,6 +131,12 @@ def count_layer(layer: Layer) -> Tally:
 
 def count_layers(layers: Iterable[Layer]) -> Tally:
     return total(count_layer(layer) for layer in layers)
+
+
+def extra_tally(block: Block, extra: Extra) -> Tally:
+    """What one extra of a unit (its squeeze-excitation, say) counts; already part of the main path."""
+    wanted = set(extra.layers)
+    return count_layers(ly for ly in block.main_template if ly.name in wanted)
 
 
 @dataclass(frozen=True, slots=True)

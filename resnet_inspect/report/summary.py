@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..counts import Analysis, BlockCount, BlockRun, Tally, count_layers
+from ..counts import Analysis, BlockCount, BlockRun, Tally, extra_tally
 from ..plan import Block, Shape
 from ..units import human, percent
 from .style import CONVENTION, EXTRA_LABELS, SHORTCUT_LABELS, shortcut_markup
@@ -272,8 +272,7 @@ def unusual_block_notes(a: Analysis) -> list[str]:
             lines.append(f"{blk.name}: the shortcut is neither identity, zero-padding nor a conv projection: "
                          f"{', '.join(shortcut_ops(blk))}.")
         for e in blk.extras:
-            layers = {ly.name: ly for ly in blk.main_template}
-            t = count_layers(layers[n] for n in e.layers if n in layers)
+            t = extra_tally(blk, e)
             lines.append(f"{blk.name}: {e.kind} ({e.label}): {human(t.params)} params, {human(t.macs)} MACs, "
                          "counted in the main path.")
     return lines[:12]
