@@ -74,18 +74,19 @@ def shortcuts(
       resnet-inspect shortcuts models/resnet.py:ResNet18 --input-size 32 --view blocks
     """
     guard_outputs(input_files(spec), output=output, plot=plot)
+    from ..report import plot as plot_report
     from ..report import shortcuts as report
     from ..report.output import write_atomic
     from ..shortcuts import study
 
     if plot is not None:
-        report.check_plot_path(plot)
+        plot_report.check_plot_path(plot)
     from ..errors import UsageError
 
     result = study(load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels))
     if view is View.network and not result.has_options:
         raise UsageError(report.no_options_reason(result) + ": use --view blocks")
-    picture = report.render_plot(result, metric.value, plot.suffix.lower().lstrip(".")) if plot is not None else None
+    picture = plot_report.render_plot(result, metric.value, plot.suffix.lower().lstrip(".")) if plot is not None else None
     terminal = fmt is Format.table
     collapse = None if all_blocks is None else not all_blocks
 
