@@ -1,5 +1,7 @@
 """The ``shortcuts --plot`` picture: per block, the main path beside the shortcut the network has
-and the projection it could have. Formatting only; every number comes from ``resnet_inspect.shortcuts``."""
+and the projection it could have, in MACs and in params (two panels over one block axis).
+Formatting only; every number comes from ``resnet_inspect.shortcuts``. SVG output is
+deterministic (fixed ``svg.hashsalt``, no date), so the docs' copy can be checked against a fresh one."""
 
 from __future__ import annotations
 
@@ -23,12 +25,28 @@ def check_plot_path(path: Path) -> None:
         raise UsageError(f"--plot {path}: use a .svg or .png file name")
 
 
-def render_plot(s: ShortcutStudy, metric: Metric, fmt: str) -> bytes:
-    """A per-block stacked bar chart (main path, the shortcut the spec has, and the projection it
-    could have, hatched) as SVG or PNG bytes. Needs matplotlib (the ``plot`` extra)."""
+#: The panels, top to bottom, for each ``metric``: the chosen one first. MACs lead by default
+#: because per block they stay level across stages (so a projection's near-doubling of a bottleneck
+#: shows in every stage), while params grow fourfold per stage and flatten layer1 and layer2.
+PANEL_ORDER: Final[dict[str, tuple[Metric, Metric]]] = {"macs": ("macs", "params"), "params": ("params", "macs")}
+#: What each panel's y axis says (tests look for these labels in the SVG).
+AXIS_LABELS: Final[dict[str, str]] = {"macs": "MACs per block", "params": "params per block"}
+#: Size of one block's bar, and the limits of the figure, in inches; 150 dpi for PNG.
+_BAR_IN, _MIN_W, _MAX_W, _PANEL_H = 0.3, 9.0, 40.0, 2.9
+PNG_DPI: Final = 150
+#: Fixed salt for the ids matplotlib writes into SVG (clip paths, hatches): the same study gives the
+#: same bytes on every run, so docs/img can be regenerated without a diff.
+SVG_HASHSALT: Final = "resnet-inspect"
+
+
+def render_plot(s: ShortcutStudy, metric: Metric = "macs", fmt: str = "svg") -> bytes:
+    """Per-block stacked bars (main path, the shortcut the spec has, and the projection it could
+    have, hatched) in two panels sharing the block axis, MACs and params, ``metric`` on top; as SVG
+    or PNG bytes. Needs matplotlib (the ``plot`` extra)."""
     from ..errors import MissingDependency
 
     try:
+        import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.patches import Patch
@@ -41,52 +59,59 @@ def render_plot(s: ShortcutStudy, metric: Metric, fmt: str) -> bytes:
     blocks = s.blocks
     n = len(blocks)
     x = list(range(n))
-    main = [b.main.get(metric) for b in blocks]
-    actual = [b.actual.get(metric) for b in blocks]
     has = [b.block.shortcut in PROJECTION_KINDS for b in blocks]
-    hypo = [0 if h else b.projection.get(metric) for b, h in zip(blocks, has)]
     colors = [SHORTCUT_COLORS[b.block.shortcut] for b in blocks]
+    names = [b.block.name for b in blocks]
+    panels = PANEL_ORDER[metric]
 
-    width_in = min(max(8.0, 0.32 * n + 2.5), 40.0)
-    fig = Figure(figsize=(width_in, 5.2), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.bar(x, main, width=0.8, color=MAIN_COLOR, label="main path")
-    ax.bar(x, actual, width=0.8, bottom=main, color=colors)
-    tops = [m + a for m, a in zip(main, actual)]
-    ax.bar(x, hypo, width=0.8, bottom=tops, facecolor="none", edgecolor=SHORTCUT_COLORS["projection"],
-           hatch="///", linewidth=0.6)
-    unit = {"params": "parameters", "macs": "multiply-adds (MACs)"}[metric]
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(v, 1)))
-    ax.set_ylabel(f"{unit} per block")
-    step = max(1, n // 60)
-    ax.set_xticks(x[::step])
-    ax.set_xticklabels([b.block.name for b in blocks][::step], rotation=90, fontsize=8)
-    for tick, i in zip(ax.get_xticklabels(), x[::step]):
-        if blocks[i].block.shortcut not in ("identity", "none"):
-            tick.set_color(SHORTCUT_COLORS[blocks[i].block.shortcut])
-            tick.set_fontweight("bold")
-    peak = max((m + a + h for m, a, h in zip(main, actual, hypo)), default=0)
-    for i in x:
-        if has[i]:
-            ax.annotate("P", (i, tops[i]), xytext=(0, 2), textcoords="offset points", ha="center",
-                        fontsize=8, fontweight="bold", color=colors[i])
-    ax.set_ylim(0, peak * 1.3 if peak else 1)  # headroom for the legend
-    ax.set_xlim(-0.6, n - 0.4)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    given = f", shortcut {s.spec.shortcut}" if s.spec is not None else ""
-    ax.set_title(f"{s.name}{given}: main path vs shortcut, {unit} per block",
-                 fontsize=11, loc="left")
-    kinds_present = sorted({b.block.shortcut for b in blocks if b.block.shortcut in PROJECTION_KINDS})
-    handles = [Patch(facecolor=MAIN_COLOR, label="main path")]
-    handles += [Patch(facecolor=SHORTCUT_COLORS[k], label=f"{SHORTCUT_LABELS[k]} (P: this spec has it)") for k in kinds_present]
-    if any(b.block.shortcut == "zero_pad" for b in blocks):
-        handles.append(Patch(facecolor=SHORTCUT_COLORS["zero_pad"], label="zero-pad shortcut: no weights (name in blue)"))
-    if any(hypo):
-        handles.append(Patch(facecolor="none", edgecolor=SHORTCUT_COLORS["projection"], hatch="///",
-                             label="a projection, if one were used here (option C)"))
-    ax.legend(handles=handles, loc="upper left", fontsize=8, ncols=2, framealpha=0.9, edgecolor="none")
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASHSALT, "svg.fonttype": "path", "font.size": 9}):
+        width_in = min(max(_MIN_W, _BAR_IN * n + 2.5), _MAX_W)
+        fig = Figure(figsize=(width_in, 2 * _PANEL_H + 1.8), dpi=PNG_DPI, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(2, 1, sharex=True)
+        for ax, m in zip(axes, panels):
+            main = [b.main.get(m) for b in blocks]
+            actual = [b.actual.get(m) for b in blocks]
+            hypo = [0 if h else b.projection.get(m) for b, h in zip(blocks, has)]
+            tops = [a + c for a, c in zip(main, actual)]
+            ax.bar(x, main, width=0.8, color=MAIN_COLOR)
+            ax.bar(x, actual, width=0.8, bottom=main, color=colors)
+            ax.bar(x, hypo, width=0.8, bottom=tops, facecolor="none", edgecolor=SHORTCUT_COLORS["projection"],
+                   hatch="///", linewidth=0.6)
+            for i in x:
+                if has[i]:
+                    ax.annotate("P", (i, tops[i]), xytext=(0, 2), textcoords="offset points", ha="center",
+                                fontsize=8, fontweight="bold", color=colors[i])
+            peak = max((t + h for t, h in zip(tops, hypo)), default=0)
+            ax.set_ylim(0, peak * 1.12 if peak else 1)  # room for the P marks
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(v, 1)))
+            ax.set_ylabel(AXIS_LABELS[m], fontsize=10)
+            ax.grid(axis="y", alpha=0.3)
+            ax.set_axisbelow(True)
+        low = axes[-1]
+        low.set_xlim(-0.6, n - 0.4)
+        step = max(1, n // 80)
+        low.set_xticks(x[::step])
+        low.set_xticklabels(names[::step], rotation=90, fontsize=8)
+        for tick, i in zip(low.get_xticklabels(), x[::step]):
+            if blocks[i].block.shortcut not in ("identity", "none"):
+                tick.set_color(SHORTCUT_COLORS[blocks[i].block.shortcut])
+                tick.set_fontweight("bold")
+        given = f", shortcut {s.spec.shortcut}" if s.spec is not None else ""
+        fig.suptitle(f"{s.name}{given}: each block's main path and shortcut, in MACs and in params",
+                     fontsize=11, x=0.01, ha="left")
+        kinds_present = sorted({b.block.shortcut for b in blocks if b.block.shortcut in PROJECTION_KINDS})
+        handles = [Patch(facecolor=MAIN_COLOR, label="main path")]
+        handles += [Patch(facecolor=SHORTCUT_COLORS[k], label=f"{SHORTCUT_LABELS[k]} (P: this spec has it)") for k in kinds_present]
+        if any(b.block.shortcut == "zero_pad" for b in blocks):
+            handles.append(Patch(facecolor=SHORTCUT_COLORS["zero_pad"], label="zero-pad shortcut: no weights (name in blue)"))
+        if not all(has):
+            handles.append(Patch(facecolor="none", edgecolor=SHORTCUT_COLORS["projection"], hatch="///",
+                                 label="a projection, if one were used here (option C)"))
+        fig.legend(handles=handles, loc="outside lower center", fontsize=8.5, ncols=len(handles), frameon=False)
+        buf = io.BytesIO()
+        if fmt == "svg":
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+        else:
+            fig.savefig(buf, format=fmt, dpi=PNG_DPI)
     return buf.getvalue()
