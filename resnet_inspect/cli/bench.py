@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,6 +25,10 @@ from .common import (
     load_analysis,
     load_spec,
 )
+from .progress import Silent, progress
+
+if TYPE_CHECKING:
+    from ..spec import ResNetSpec
 
 
 class Device(str, enum.Enum):
@@ -77,43 +82,41 @@ def bench(
 
             raise UsageError("--shortcut-options rebuilds a spec under each option; your module is timed as written: drop it")
         analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
-        _threads(threads)
-        result = _with_progress(lambda say: run_bench_module(
-            spec, analysis, device.value, batch, backward, blocks, min_run_time=min_time, progress=say,
-        ), total=(len(analysis.blocks) if blocks else 0) + 1)
+        with progress(f"bench {analysis.name}", total=(len(analysis.blocks) if blocks else 0) + 1) as shown:
+            say = _timing(shown, threads)
+            result = run_bench_module(spec, analysis, device.value, batch, backward, blocks, min_run_time=min_time, progress=say)
         emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
         return
     resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, in_channels, command="bench")
     options = parse_options(shortcut_options, resolved)
-    _threads(threads)
-    result = _with_progress(lambda say: run_bench(
-        resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say,
-    ), total=len(options) + (resolved.num_blocks if blocks else 0) + 1)
+    with progress(f"bench {resolved.name}", total=_phases(options, resolved, blocks)) as shown:
+        say = _timing(shown, threads)
+        result = run_bench(resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say)
     emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
 
 
-def _threads(threads: int | None) -> None:
+def _phases(options: tuple[str, ...], resolved: ResNetSpec, blocks: bool) -> int:
+    """How many phases ``run_bench`` announces: each option, the spec's own if not among them, each block."""
+    return len(options) + (resolved.shortcut not in options) + (resolved.num_blocks if blocks else 0)
+
+
+def _timing(shown: Silent, threads: int | None) -> Callable[[str], None]:
+    """Load torch under the spinner, set its threads, and return the bench's progress callback:
+    each phase it announces ("block layer2.0") is shown with the count of phases done before it."""
+    shown.load("torch")
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    shown.update("preparing…")
+    done = -1
 
+    def say(message: str) -> None:
+        nonlocal done
+        done += 1
+        shown.update(f"timing {message}…", completed=done)
 
-def _with_progress(work: Any, total: int) -> Any:
-    """Run ``work(say)`` under a rich progress bar on stderr (plain when stderr is not a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .common import console
-
-    err = console(stderr=True)
-    with Progress(TextColumn("[bold]bench[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("building", total=total)
-
-        def say(message: str) -> None:
-            progress.update(task, description=message, advance=1)
-
-        return work(say)
+    return say
 
 
 def register(app: typer.Typer) -> None:

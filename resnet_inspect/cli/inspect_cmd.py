@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, guard_outputs, handle_errors, input_files
+from .progress import progress
 
 if TYPE_CHECKING:
     from ..counts import Analysis
@@ -91,7 +92,8 @@ def inspect(
     if depth not in ("block", "stage"):
         raise UsageError(f"--depth {depth!r} is not allowed; use block or stage")
     option = coerce_field("shortcut", shortcut) if shortcut is not None else None
-    loaded = load(target)
+    with progress(f"reading {target}…"):  # torch.load of a large checkpoint: torch's import, then the file
+        loaded = load(target)
     rec = recover(loaded.shapes, stride_in=stride_in.strip(), input_size=input_size, shortcut=option,
                   name=loaded.label)
     analysis = analyze(rec.spec)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import sys
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -31,6 +30,7 @@ from .common import (
     load_analysis,
     load_spec,
 )
+from .progress import progress
 
 if TYPE_CHECKING:
     from ..report.tables import TableDoc
@@ -43,21 +43,6 @@ class KeyLayout(str, enum.Enum):
 
 
 WEIGHT_SUFFIXES = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
-#: Above this many blocks a build takes long enough to deserve a spinner.
-_SPINNER_BLOCKS = 30
-
-
-def _progress(message: str, blocks: int) -> AbstractContextManager[Any]:
-    """A rich spinner on stderr for long builds, only when stderr is a terminal."""
-    if blocks < _SPINNER_BLOCKS:
-        return nullcontext()
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    if not err.is_terminal:
-        return nullcontext()
-    return err.status(message, spinner="dots")
-
 
 @handle_errors
 def build(
@@ -104,7 +89,9 @@ def build(
     if not parent.is_dir():
         raise UsageError(f"-o {output}: folder {parent} does not exist; create it first")
 
-    with _progress(f"building {resolved.name} …", resolved.num_blocks):
+    with progress(f"build {resolved.name}") as shown:
+        shown.load("torch")
+        shown.update(f"building {resolved.name} ({resolved.num_blocks} blocks)…")
         from ..builder import build_model
 
         model = build_model(resolved, seed=seed)
@@ -116,8 +103,10 @@ def build(
                      for k, v in state.items()}
             # timm's resnetv2 head is a 1x1 conv (ClassifierHead(use_conv=True)): same numbers, 4-D
             state["head.fc.weight"] = state["head.fc.weight"][:, :, None, None]
+        shown.update(f"serialising {len(state)} tensors ({kind})…")
         data = _serialise(state, kind)
-    write_atomic(output, data)
+        shown.update(f"writing {output}…")
+        write_atomic(output, data)
     params = sum(p.numel() for p in model.parameters())
     sys.stderr.write(f"wrote {output} ({params:,} parameters, {len(state)} tensors, {kind})\n")
 
@@ -178,16 +167,20 @@ def verify(
     from ..sources import is_module_spec
 
     if is_module_spec(spec):
-        from ..verification import verify_traced
+        analysis = load_analysis(spec, *flags)  # with its own spinner while the module is traced
+        with progress(f"verify {analysis.name}") as shown:
+            shown.load("torch", "fvcore.nn")
+            from ..verification import verify_traced
 
-        analysis = load_analysis(spec, *flags)
-        with _progress(f"verifying {analysis.name} …", 0 if len(analysis.blocks) < _SPINNER_BLOCKS else _SPINNER_BLOCKS):
+            shown.update(f"building {analysis.name} and checking its {len(analysis.blocks)} units against fvcore…")
             report = verify_traced(spec, analysis)
     else:
-        from ..verification import verify_spec
-
         resolved = load_spec(spec, *flags, command="verify")
-        with _progress(f"building and verifying {resolved.name} …", resolved.num_blocks):
+        with progress(f"verify {resolved.name}") as shown:
+            shown.load("torch", "fvcore.nn")
+            from ..verification import verify_spec
+
+            shown.update(f"building {resolved.name} and checking its {resolved.num_blocks} blocks against fvcore…")
             report = verify_spec(resolved)
     emit(fmt, output, data=report.to_json, docs=lambda: verify_tables(report))
     if not report.ok:
