@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from resnet_inspect.cli import app
 from resnet_inspect.counts import analyze
 from resnet_inspect.presets import PRESETS, get_preset
-from resnet_inspect.render import diagram_text, render_bytes
+from resnet_inspect.render import DEFAULT_DPI, DPI_RANGE, diagram_text, render_bytes, with_dpi
 from resnet_inspect.render.dot import MAX_NETWORK_NODES
 from resnet_inspect.report.style import SHORTCUT_COLORS
 from resnet_inspect.spec import ResNetSpec
@@ -51,13 +51,23 @@ def edges(dot: str) -> list[tuple[str, str, str]]:
     return [(m.group(1), m.group(2), m.group(3) or "") for m in _EDGE.finditer(dot)]
 
 
+def block_nodes(found: dict[str, str]) -> list[str]:
+    """The ids of a network diagram's block (or run) nodes: not input, stem, head, output, legend,
+    additions or stage titles."""
+    return [n for n in found if n not in ("input", "stem", "head", "output", "legend")
+            and not n.endswith(("/add", "/title"))]
+
+
+def loops(dot: str) -> dict[str, str]:
+    """Self-loop edges (a collapsed run's shortcuts) by node id, with their attributes."""
+    return {t: attrs for t, h, attrs in edges(dot) if t == h}
+
+
 def represented_blocks(found: dict[str, str]) -> int:
     """Blocks a network diagram stands for: 1 per block node, N per "×N" run node."""
     count = 0
-    for node_id, attrs in found.items():
-        if node_id in ("input", "stem", "head", "output", "legend") or node_id.endswith("/add"):
-            continue
-        m = re.search(r"</b>  <font[^>]*>×(\d+)</font>", attrs)
+    for node_id in block_nodes(found):
+        m = re.search(r"</b>  <font[^>]*>×(\d+)</font>", found[node_id])
         count += int(m.group(1)) if m else 1
     return count
 
@@ -126,8 +136,8 @@ def test_network_node_bound_random_specs(block: str, layers: list[int], shortcut
                       stem=stem, input_size=64)
     dot = diagram_text(spec)
     found = nodes(dot)
-    # at most 2 block nodes and 2 addition nodes per stage, plus input, stem, head, output, legend
-    assert len(found) <= 4 * len(layers) + 5 <= MAX_NETWORK_NODES
+    # per stage at most 2 block nodes, 2 addition nodes and a title; plus input, stem, head, output, legend
+    assert len(found) <= 5 * len(layers) + 5 <= MAX_NETWORK_NODES
     # every block is drawn exactly once: as a node of its own or inside a "×N" run
     assert represented_blocks(found) == spec.num_blocks
 
@@ -137,7 +147,9 @@ def test_resnet152_runs_collapse() -> None:
     projection block followed by a run of N-1 identical identity blocks."""
     dot = diagram_text(get_preset("resnet152"))
     found = nodes(dot)
-    assert len(found) == 4 + 4 * 4 + 1  # input, stem, head, output; 2 blocks + 2 adds per stage; legend
+    # input, stem, head, output, legend; per stage a title, the first block, its addition, the run
+    assert len(found) == 5 + 4 * 4
+    assert len(block_nodes(found)) == 2 * 4
     for first, last, n in (("layer1.1", "layer1.2", 2), ("layer2.1", "layer2.7", 7),
                            ("layer3.1", "layer3.35", 35), ("layer4.1", "layer4.2", 2)):
         label = found[first]
@@ -146,22 +158,79 @@ def test_resnet152_runs_collapse() -> None:
     assert represented_blocks(found) == 3 + 8 + 36 + 3
 
 
+#: ResNet-152's blocks per stage (He et al. 2015, Table 1).
+R152_LAYOUT = (3, 8, 36, 3)
+
+
+def test_resnet152_run_shortcuts_read_one_per_block() -> None:
+    """A collapsed run draws its shortcuts as one loop on its node labelled "×N identity, one per
+    block", never as an arc from before the run to after it (which reads as one shortcut skipping
+    N blocks). The first block of each stage projects, so the runs are N - 1 = 2, 7, 35, 2."""
+    dot = diagram_text(get_preset("resnet152"))
+    found = loops(dot)
+    assert sorted(found) == [f"layer{i}.1" for i in range(1, 5)]
+    for stage, n in enumerate(R152_LAYOUT, start=1):
+        attrs = found[f"layer{stage}.1"]
+        assert f'label="×{n - 1} identity\\none per block"' in attrs
+        assert f'color="{SHORTCUT_COLORS["identity"]}"' in attrs
+        assert f"×{n - 1}</font>" in nodes(dot)[f"layer{stage}.1"]
+    # every other shortcut edge ends at the addition of a single block: no arc spans a run
+    arcs = [(t, h) for t, h, attrs in edges(dot) if t != h and "color=" in attrs]
+    assert [h for _, h in arcs] == [f"layer{i}.0/add" for i in range(1, 5)]
+    assert "one around each block" in nodes(dot)["legend"]
+
+
+def test_resnet152_expand_draws_every_block() -> None:
+    """--expand: 3 + 8 + 36 + 3 = 50 block nodes, each with its addition and its own shortcut
+    edge (4 projections, 46 identities), no run nodes and no loops."""
+    dot = diagram_text(get_preset("resnet152"), expand=True)
+    found = nodes(dot)
+    blocks = block_nodes(found)
+    assert len(blocks) == sum(R152_LAYOUT) == 50
+    assert blocks == [f"layer{s}.{i}" for s, n in enumerate(R152_LAYOUT, start=1) for i in range(n)]
+    assert sum(n.endswith("/add") for n in found) == 50
+    assert "×" not in " ".join(found[b] for b in blocks) and loops(dot) == {}
+    arcs = [attrs for t, h, attrs in edges(dot) if h.endswith("/add") and t + "/add" != h]
+    assert sum('label="projection' in a for a in arcs) == 4
+    assert sum('label="identity"' in a for a in arcs) == 50 - 4
+    assert represented_blocks(found) == 50
+    collapsed = nodes(diagram_text(get_preset("resnet152")))
+    assert len(block_nodes(collapsed)) == 2 * len(R152_LAYOUT) and represented_blocks(collapsed) == 50
+
+
+def test_cifar_resnet20_collapsed_and_expanded() -> None:
+    """CIFAR ResNet-20 is 3-3-3 basic blocks (He et al. 2015, section 4.2). layer1 keeps 16x32x32,
+    so its three blocks are one run of 3; layer2 and layer3 start with a stride-2 zero-pad block,
+    then a run of 2. Collapsed: 1 + 2 + 2 block nodes and three loops; expanded: 9 and none."""
+    spec = get_preset("cifar_resnet20")
+    collapsed = diagram_text(spec)
+    assert len(block_nodes(nodes(collapsed))) == 1 + 2 + 2
+    assert {n: a.split('"')[1].split("\\n")[0] for n, a in loops(collapsed).items()} == {
+        "layer1.0": "×3 identity", "layer2.1": "×2 identity", "layer3.1": "×2 identity"}
+    expanded = diagram_text(spec, expand=True)
+    assert len(block_nodes(nodes(expanded))) == 3 * 3 and loops(expanded) == {}
+
+
 def test_resnet50_network_shortcut_edges() -> None:
     dot = diagram_text(get_preset("resnet50"))
     shortcut_edges = [e for e in edges(dot) if e[1].endswith("/add") and e[0] + "/add" != e[1]]
     projection = [e for e in shortcut_edges if 'label="projection' in e[2]]
-    identity = [e for e in shortcut_edges if 'label="identity"' in e[2]]
-    assert len(projection) == 4 and len(identity) == 4  # torchvision: 4 downsample modules
+    assert len(projection) == len(shortcut_edges) == 4  # torchvision: 4 downsample modules
+    # 3-4-6-3: after each stage's first block, a run of 2, 3, 5, 2 identity blocks, one loop each
+    identity = loops(dot)
+    assert sorted(identity) == ["layer1.1", "layer2.1", "layer3.1", "layer4.1"]
+    for (name, attrs), n in zip(sorted(identity.items()), (3 - 1, 4 - 1, 6 - 1, 3 - 1)):
+        assert f'label="×{n} identity\\none per block"' in attrs, name
     for e in projection:
         assert f'color="{SHORTCUT_COLORS["projection"]}"' in e[2] and "penwidth=3" in e[2]
-    for e in identity:
-        assert f'color="{SHORTCUT_COLORS["identity"]}"' in e[2]
+    for attrs in identity.values():
+        assert f'color="{SHORTCUT_COLORS["identity"]}"' in attrs
     # 1x1 conv + BN: 64x256+512, 256x512+1024, 512x1024+2048, 1024x2048+4096 params
     labels = " ".join(e[2] for e in projection)
     for params in ("16.90 K params", "132.10 K params", "526.34 K params", "2.10 M params"):
         assert params in labels
-    # the shortcut edge of layer2.0 starts where the block's input comes from
-    assert ("layer1.1/add", "layer2.0/add") in [(t, h) for t, h, _ in projection]
+    # the shortcut edge of layer2.0 starts where the block's input comes from: the run layer1.1-1.2
+    assert ("layer1.1", "layer2.0/add") in [(t, h) for t, h, _ in projection]
     # block nodes show shape, params, MACs; layer2.0 main 247,296 + shortcut 132,096 params
     label = nodes(dot)["layer2.0"]
     assert "256x56x56 → 512x28x28" in label and "379.39 K params" in label
@@ -357,6 +426,43 @@ def test_cli_format_must_be_known(name: str, extra: list[str], fragment: str, tm
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "extra", "fragment"),
+    [
+        ("out.png", ["--dpi", "35"], "--dpi 35 is out of range: use 36 to 600"),
+        ("out.png", ["--dpi", "601"], "--dpi 601 is out of range: use 36 to 600"),
+        ("out.svg", ["--dpi", "150"], "--dpi sets the resolution of .png only"),
+        ("out.pdf", ["--dpi", "150"], "--dpi sets the resolution of .png only"),
+        ("out.dot", ["--dpi", "150"], "-Gdpi=N"),
+        ("out.dot", ["--expand", "--level", "block", "--block", "layer2.0"], "--expand applies to --level network"),
+    ],
+)
+def test_cli_dpi_and_expand_checks(name: str, extra: list[str], fragment: str, tmp_path: Path) -> None:
+    code, out, err = run("diagram", "resnet50", "-o", str(tmp_path / name), *extra)
+    assert code == 2 and fragment in err and err.startswith("error: ") and err.count("\n") == 1
+    assert "Traceback" not in err + out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_expand_and_help(tmp_path: Path) -> None:
+    code, out, _ = run("diagram", "resnet152", "--expand")
+    assert code == 0 and out == diagram_text(get_preset("resnet152"), expand=True)
+    code, out, _ = run("diagram", "--help")
+    assert code == 0 and "--dpi" in out and "--expand" in out
+    assert "-o resnet152.png --dpi 150" in out and "--expand -o" in out
+
+
+def test_dpi_goes_into_png_input_only() -> None:
+    """The DOT text itself carries no dpi (Graphviz would scale .svg content by it and cut it off);
+    the PNG rendering gets ``dpi`` as a graph attribute right after the opening line."""
+    text = diagram_text(get_preset("resnet18"))
+    assert "dpi" not in text
+    lines = with_dpi(text, 150).split("\n")
+    assert lines[0] == text.split("\n")[0] and lines[1] == "  graph [dpi=150];"
+    assert "\n".join(lines[:1] + lines[2:]) == text
+    assert DEFAULT_DPI == 96 and DPI_RANGE == (36, 600)
+
+
 def test_cli_image_to_stdout_is_refused() -> None:
     code, _, err = run("diagram", "resnet18", "--format", "png")
     assert code == 2 and "-o FILE.png" in err
@@ -404,9 +510,11 @@ def test_dot_output_imports_neither_graphviz_nor_torch(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Rendering (needs Graphviz's dot: skipped locally without it, a failure in CI)
 
-#: Bounds on the rendered ResNet-152 network diagram (measured: 970 x 2560 px, ~350 KB PNG,
-#: ~35 KB SVG). Keras' plot_model gives 2368 x 32767 px for the same network.
-MAX_PNG_SIDE = (1600, 3200)
+#: Bounds on the rendered ResNet-152 network diagram at the default 96 dpi (measured with Graphviz
+#: 2.43: 1376 x 1286 px, ~290 KB PNG, ~34 KB SVG; before the runs drew loops and the stage titles
+#: moved beside their first block it was 970 x 2560 px). Keras' plot_model gives 2368 x 32767 px.
+MAX_PNG_WIDTH = 2000
+MAX_PNG_HEIGHT = 1600
 MAX_PNG_BYTES = 1_000_000
 MAX_SVG_BYTES = 150_000
 
@@ -429,14 +537,40 @@ def test_render_resnet152_svg_and_png(need_dot: None, tmp_path: Path) -> None:
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
     assert "layer3.1 … layer3.35" in texts and "×35" in texts and "projection" in texts
+    assert "×35 identity" in texts and "one per block" in texts
     assert svg.stat().st_size <= MAX_SVG_BYTES
 
     data = png.read_bytes()
     width, height = png_size(data)
-    assert 300 <= width <= MAX_PNG_SIDE[0] and 600 <= height <= MAX_PNG_SIDE[1]
-    assert height > width  # top to bottom
+    assert 300 <= width <= MAX_PNG_WIDTH and 600 <= height <= MAX_PNG_HEIGHT
     assert len(data) <= MAX_PNG_BYTES
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+@pytest.mark.graphviz
+def test_png_dpi_scales_the_bitmap(need_dot: None, tmp_path: Path) -> None:
+    """--dpi 150 draws the same picture with 150/96 as many pixels a side as the default 96 dpi
+    (Graphviz rounds each side to whole pixels)."""
+    default, fine = tmp_path / "r18.png", tmp_path / "r18_150.png"
+    assert run("diagram", "resnet18", "-o", str(default))[0] == 0
+    assert run("diagram", "resnet18", "-o", str(fine), "--dpi", "150")[0] == 0
+    w96, h96 = png_size(default.read_bytes())
+    w150, h150 = png_size(fine.read_bytes())
+    for low, high in ((w96, w150), (h96, h150)):
+        assert high == pytest.approx(low * 150 / 96, abs=2)
+    # --dpi 96 is the default, written explicitly
+    same = tmp_path / "r18_96.png"
+    assert run("diagram", "resnet18", "-o", str(same), "--dpi", "96")[0] == 0
+    assert same.read_bytes() == default.read_bytes()
+
+
+@pytest.mark.graphviz
+def test_expanded_resnet152_is_taller(need_dot: None) -> None:
+    """Every block drawn: 50 block rows instead of 8, so far taller than the collapsed diagram."""
+    spec = get_preset("resnet152")
+    _, collapsed = png_size(render_bytes(diagram_text(spec), "png"))
+    _, expanded = png_size(render_bytes(diagram_text(spec, expand=True), "png"))
+    assert expanded > 4 * collapsed
 
 
 @pytest.mark.graphviz

@@ -60,6 +60,17 @@ def diagram(
         typer.Option("--format", "-f", case_sensitive=False,
                      help="Output format, when the file ending does not say (svg, png and pdf need Graphviz's dot)."),
     ] = None,
+    expand: Annotated[
+        bool,
+        typer.Option("--expand",
+                     help="--level network: draw every block with its own shortcut instead of one node per run of "
+                          "identical blocks (\"×N\"); ResNet-152 then has 50 block nodes and is far taller."),
+    ] = False,
+    dpi: Annotated[
+        Optional[int],
+        typer.Option("--dpi", metavar="N",
+                     help="Pixels per inch of a .png, 36 to 600 (default 96); svg and pdf are vector and take none."),
+    ] = None,
     shortcut: ShortcutOpt = None,
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
@@ -69,12 +80,18 @@ def diagram(
     """Draw a network, one block, or one block's shortcut options as a Graphviz diagram.
 
     Shapes, params and MACs on every node; shortcuts drawn as their own edges, coloured as in the
-    summary table. .dot needs nothing else; .svg/.png/.pdf need Graphviz's dot program. A module SPEC
-    (FILE.py:CALLABLE) imports and runs your code to trace it.
+    summary table. A run of identical blocks is one node marked ×N whose shortcut is a loop labelled
+    "×N ... one per block" (N shortcuts, each around one block); --expand draws every block. .dot
+    needs nothing else; .svg/.png/.pdf need Graphviz's dot program. A module SPEC (FILE.py:CALLABLE)
+    imports and runs your code to trace it.
 
     Examples:
 
       resnet-inspect diagram resnet152 -o resnet152.svg
+
+      resnet-inspect diagram resnet152 -o resnet152.png --dpi 150
+
+      resnet-inspect diagram resnet34 --expand -o resnet34_every_block.svg
 
       resnet-inspect diagram resnet50 --level block --block layer2.0 -o layer2.0.png
 
@@ -85,16 +102,17 @@ def diagram(
       resnet-inspect diagram models/resnet.py:ResNet18 --input-size 32 -o mine.svg
     """
     guard_outputs(input_files(spec), output=output)
-    from ..render import diagram_text, format_for, render_file
+    from ..render import check_dpi, diagram_text, format_for, render_file
 
     chosen = format_for(output, fmt.value if fmt is not None else None)
+    pixels = check_dpi(dpi, chosen)
     analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
-    text = diagram_text(analysis, level.value, block)
+    text = diagram_text(analysis, level.value, block, expand=expand)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    render_file(text, output, chosen)
+    render_file(text, output, chosen, pixels)
     sys.stderr.write(f"wrote {output}\n")
 
 

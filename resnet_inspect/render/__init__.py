@@ -24,6 +24,13 @@ FORMATS: Final = ("dot", "svg", "png", "pdf")
 #: File name endings that choose a format when ``--format`` is not given.
 SUFFIX_FORMAT: Final = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
+#: Pixel density of PNG output when ``--dpi`` is not given: Graphviz's own default for bitmaps,
+#: written into the graph explicitly so the size does not depend on the Graphviz build.
+DEFAULT_DPI: Final = 96
+#: Accepted ``--dpi`` values: below 36 the 11 pt labels are unreadable; at 600 ResNet-152 is already
+#: about 8,000 px tall, and the bitmap Graphviz holds grows with the square of ``dpi``.
+DPI_RANGE: Final = (36, 600)
+
 INSTALL_HINT: Final = (
     "install Graphviz (apt-get install graphviz, or brew install graphviz on macOS), or write .dot instead"
 )
@@ -68,8 +75,11 @@ def _with_shortcut(spec: ResNetSpec, option: str) -> ResNetSpec:
         raise UsageError(f"--level compare needs {spec.name} with shortcut={option}, which is not valid: {exc}") from None
 
 
-def diagram_text(network: ResNetSpec | Analysis, level: Level = "network", block: str | None = None) -> str:
-    """The DOT text of one diagram of a spec or of an analysed plan (a traced module)."""
+def diagram_text(
+    network: ResNetSpec | Analysis, level: Level = "network", block: str | None = None, expand: bool = False,
+) -> str:
+    """The DOT text of one diagram of a spec or of an analysed plan (a traced module); ``expand``
+    draws every block of the network view instead of one node per run of identical blocks."""
     from . import dot
 
     if level not in LEVELS:
@@ -78,7 +88,9 @@ def diagram_text(network: ResNetSpec | Analysis, level: Level = "network", block
     if level == "network":
         if block is not None:
             raise UsageError("--block applies to --level block or --level compare; drop it, or add --level block")
-        return dot.network_dot(analysis)
+        return dot.network_dot(analysis, expand=expand)
+    if expand:
+        raise UsageError(f"--expand applies to --level network (--level {level} draws one block); drop it")
     if block is None:
         raise UsageError(f"--level {level} needs --block NAME; {analysis.name}'s blocks are {block_names_text(analysis)}")
     name = find_block(analysis, block)
@@ -116,8 +128,34 @@ def format_for(path: Path | None, fmt: str | None) -> str:
     return fmt
 
 
-def render_bytes(dot_text: str, fmt: str) -> bytes:
-    """``dot_text`` as ``fmt`` bytes: the text itself for ``dot``, else Graphviz's rendering.
+def check_dpi(dpi: int | None, fmt: str) -> int:
+    """The pixel density to render ``fmt`` at: ``dpi`` if given, else ``DEFAULT_DPI``.
+
+    Only PNG has pixels. Graphviz would also take ``dpi`` for SVG and PDF, but it scales their
+    content without their viewBox (2.43 cuts the picture off), so ``--dpi`` with them, or with DOT
+    text that may be rendered to them later, is refused rather than ignored.
+    """
+    if dpi is None:
+        return DEFAULT_DPI
+    low, high = DPI_RANGE
+    if not low <= dpi <= high:
+        raise UsageError(f"--dpi {dpi} is out of range: use {low} to {high} (default {DEFAULT_DPI})")
+    if fmt != "png":
+        hint = "dot -Tpng -Gdpi=N does it for DOT text" if fmt == "dot" else f".{fmt} is vector and scales freely"
+        raise UsageError(f"--dpi sets the resolution of .png only ({hint}); drop --dpi or write .png")
+    return dpi
+
+
+def with_dpi(dot_text: str, dpi: int) -> str:
+    """``dot_text`` with the graph attribute ``dpi`` set, as the statement after its first line
+    (``digraph "..." {``), where it applies to the whole graph."""
+    first, _, rest = dot_text.partition("\n")
+    return f"{first}\n  graph [dpi={dpi}];\n{rest}"
+
+
+def render_bytes(dot_text: str, fmt: str, dpi: int = DEFAULT_DPI) -> bytes:
+    """``dot_text`` as ``fmt`` bytes: the text itself for ``dot``, else Graphviz's rendering (a PNG
+    at ``dpi`` pixels per inch).
 
     Raises ``MissingDependency`` (one line with the install command) when ``dot`` or the
     ``graphviz`` package is missing, before anything is written.
@@ -126,6 +164,8 @@ def render_bytes(dot_text: str, fmt: str) -> bytes:
         return dot_text.encode("utf-8")
     if fmt not in FORMATS:
         raise UsageError(f"format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
+    if fmt == "png":
+        dot_text = with_dpi(dot_text, dpi)
     if shutil.which("dot") is None:
         raise MissingDependency(f"writing .{fmt} needs Graphviz's 'dot' program, which is not on PATH: {INSTALL_HINT}")
     try:
@@ -145,13 +185,14 @@ def render_bytes(dot_text: str, fmt: str) -> bytes:
     return data
 
 
-def render_file(dot_text: str, path: Path, fmt: str) -> None:
-    """Write ``dot_text`` (or its rendering) to ``path``, whole or not at all."""
+def render_file(dot_text: str, path: Path, fmt: str, dpi: int = DEFAULT_DPI) -> None:
+    """Write ``dot_text`` (or its rendering, a PNG at ``dpi``) to ``path``, whole or not at all."""
     from ..report.output import write_atomic
 
-    write_atomic(path, render_bytes(dot_text, fmt))
+    write_atomic(path, render_bytes(dot_text, fmt, dpi))
 
 
 __all__ = [
-    "FORMATS", "LEVELS", "compare_specs", "diagram_text", "find_block", "format_for", "render_bytes", "render_file",
+    "DEFAULT_DPI", "DPI_RANGE", "FORMATS", "LEVELS", "check_dpi", "compare_specs", "diagram_text", "find_block",
+    "format_for", "render_bytes", "render_file", "with_dpi",
 ]

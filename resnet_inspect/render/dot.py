@@ -9,12 +9,17 @@ files can pin it; ``graphviz`` and the ``dot`` program are needed only to render
 
 Three views:
 
-* ``network_dot``: stem -> one cluster per stage -> head. Consecutive identical blocks (same kind,
-  shapes, stride, shortcut and counts) collapse into one node marked "×N", and each block (or run)
-  gets its addition node with the shortcut drawn as its own edge, coloured and styled by kind,
-  plus a legend. Within a stage only the first block can differ from the rest (it alone changes
-  stride or channels), so a stage draws at most two block nodes and two addition nodes: at most
-  ``4 * 6 + 4 + 1 = 29`` nodes for the spec's maximum of six stages, below ``MAX_NETWORK_NODES``.
+* ``network_dot``: stem -> one cluster per stage -> head, in one column, each stage's name and
+  cost in a text node left of its first block. Consecutive identical blocks (same kind, shapes,
+  stride, shortcut and counts) collapse into one node marked "×N" (``expand`` draws every block).
+  A single block gets its addition node with the shortcut drawn as its own edge from the block's
+  input, coloured and styled by kind. A collapsed run is self-contained: its N shortcuts are one
+  loop on the node labelled "×N identity, one per block", since an arc from before the run to
+  after it would read as one shortcut skipping all N blocks. Plus a legend. Within a stage only
+  the first block can differ from the rest (it alone changes stride or channels), so a stage
+  draws at most two block nodes, two addition nodes (when the second is a single block) and its
+  title: at most ``5 * 6 + 5 = 35`` nodes for the spec's maximum of six stages, below
+  ``MAX_NETWORK_NODES``; ResNet-152 draws 21.
 * ``block_dot``: every layer of one block with its output shape, params and MACs, in the order
   the variant runs them (post-activation: conv-BN-ReLU, add, ReLU; pre-activation: BN-ReLU-conv,
   add last), and the shortcut drawn explicitly.
@@ -30,14 +35,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..counts import Analysis, BlockCount, Tally, count_layer
+from ..counts import Analysis, BlockCount, StageCount, Tally, count_layer
 from ..plan import PROJECTION_KINDS, Block, Layer
 from ..report.style import SHORTCUT_COLORS, SHORTCUT_LABELS
 from ..report.summary import shape_text
 from ..units import human, percent
 
-#: Upper bound on the nodes of any network diagram (the module docstring derives 29).
+#: Upper bound on the nodes of any collapsed network diagram (the module docstring derives 35).
 MAX_NETWORK_NODES: Final = 40
+
+#: Space between rows of the network view, in inches: tighter than the block view's 0.32, one of
+#: the things (with short labels and stage titles beside the first block) that keep ResNet-152's
+#: PNG well under 1,600 px tall at 96 dpi (1,286 px with Graphviz 2.43; 1,382 px at 0.32).
+NETWORK_RANKSEP: Final = 0.18
+
+#: Weight and Graphviz ``group`` of the network view's main path: dot keeps its edges straight, so
+#: the stages stack in one column instead of drifting sideways (shortcut arcs and the stage titles
+#: pull them otherwise; either alone leaves a staircase in some diagrams).
+MAIN_WEIGHT: Final = 100
+MAIN_GROUP: Final = "main"
 
 FONT: Final = "Helvetica,Arial,sans-serif"
 MUTED: Final = "#555555"
@@ -72,6 +88,13 @@ _LEGEND_TEXT: Final[dict[str, str]] = {
     "none": "no shortcut: plain network, no edge",
     "other": "ops that are neither identity, zero-padding nor a conv projection",
 }
+
+#: A line break that left-aligns the line before it (cluster labels).
+_LEFT: Final = '<br align="left"/>'
+
+#: The legend's row for a collapsed run's loop.
+LOOP_SAMPLE: Final = "↻"
+LOOP_TEXT: Final = "loop on a ×N node: N shortcuts, one around each block"
 
 #: Fill colours per op in the block view: neutral tints that do not compete with the shortcuts.
 _OP_FILL: Final[dict[str, str]] = {
@@ -144,6 +167,8 @@ class _Writer:
         self.edges: list[str] = []
         self.depth = 1
         self.nodes = 0
+        #: Nodes with a self-loop (a collapsed run's shortcuts), in the order drawn.
+        self.loops: list[str] = []
 
     def raw(self, text: str) -> None:
         self.lines.append("  " * self.depth + text)
@@ -155,7 +180,13 @@ class _Writer:
     def edge(self, tail: str, head: str, raw: str = "", **attrs: str | int | float) -> None:
         # Kept apart and written at the top level after every node: an edge statement inside a
         # cluster would pull both its ends into that cluster.
+        if tail == head:
+            self.loops.append(tail)
         self.edges.append(f"  {quote(tail)} -> {quote(head)}{_attrs(attrs, raw)};")
+
+    def same_rank(self, *node_ids: str) -> None:
+        """Put nodes already written on one row (in the current cluster, if any)."""
+        self.raw("{ rank=same; " + " ".join(f"{quote(n)};" for n in node_ids) + " }")
 
     def open(self, cluster_id: str, **attrs: str | int | float) -> None:
         self.raw(f"subgraph {quote(cluster_id)} {{")
@@ -168,11 +199,11 @@ class _Writer:
         self.raw("}")
 
 
-def _document(name: str, title: Html, body: _Writer) -> str:
+def _document(name: str, title: Html, body: _Writer, ranksep: float = 0.32) -> str:
     head = [
         f"digraph {quote(name)} {{",
         f'  graph [rankdir=TB, fontname="{FONT}", fontsize=18, labelloc=t, labeljust=c, '
-        'nodesep=0.4, ranksep=0.32, pad=0.3, bgcolor="white"];',
+        f'nodesep=0.4, ranksep={ranksep}, pad=0.3, bgcolor="white"];',
         f'  node [fontname="{FONT}", fontsize=13, shape=box, style="rounded,filled", fillcolor="#ffffff", '
         f'color="{MUTED}", fontcolor="{INK}", penwidth=1.2, margin="0.18,0.07"];',
         f'  edge [fontname="{FONT}", fontsize=12, color="#444444", arrowsize=0.7, penwidth=1.4];',
@@ -265,7 +296,8 @@ def shortcut_edge_label(bc: BlockCount) -> str:
     return label
 
 
-def _legend(w: _Writer, kinds: Sequence[str]) -> None:
+def _legend(w: _Writer, kinds: Sequence[str], loops: bool = False) -> None:
+    """The shortcut kinds drawn, each with its edge style; with ``loops``, what a loop means."""
     rows = []
     for kind in kinds:
         color = SHORTCUT_COLORS[kind]
@@ -275,10 +307,17 @@ def _legend(w: _Writer, kinds: Sequence[str]) -> None:
             f'<td align="left"><font color="{color}"><b>{esc(SHORTCUT_LABELS[kind])}</b></font></td>'
             f'<td align="left">{_small(_LEGEND_TEXT[kind], MUTED, 11)}</td></tr>'
         )
-    table = (
-        '<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
-        '<tr><td colspan="3" align="left"><b>shortcuts</b></td></tr>' + "".join(rows) + "</table>"
-    )
+    if loops:
+        rows.append(
+            f'<tr><td align="left"><b>{esc(LOOP_SAMPLE)}</b></td><td align="left"><b>×N</b></td>'
+            f'<td align="left">{_small(LOOP_TEXT, MUTED, 11)}</td></tr>'
+        )
+    # The heading as a cell left of the rows, not a row above them: the legend shares the stem's
+    # row, and a lower legend keeps that row (and the diagram) lower.
+    heading = f'<td rowspan="{len(rows)}" valign="top" align="left"><b>shortcuts</b></td>'
+    if rows:
+        rows[0] = rows[0].replace("<tr>", "<tr>" + heading, 1)
+    table = '<table border="0" cellborder="0" cellspacing="2" cellpadding="2">' + "".join(rows) + "</table>"
     w.node("legend", label=Html(table), shape="box", style="rounded", color="#bbbbbb", fontsize=12)
 
 
@@ -307,89 +346,149 @@ class Run:
         return f"{self.first.block.name} … {self.blocks[-1].block.name}"
 
 
-def runs(a: Analysis) -> list[Run]:
-    """The blocks grouped into runs of identical consecutive blocks, in network order."""
+def runs(a: Analysis, expand: bool = False) -> list[Run]:
+    """The blocks grouped into runs of identical consecutive blocks, in network order; with
+    ``expand`` every block is a run of its own (``--expand`` draws every block)."""
+    if expand:
+        return [Run((bc,)) for bc in a.blocks]
     return [Run(r.blocks) for r in a.runs()]
 
 
 def _run_label(run: Run) -> Html:
+    """Name (with "×N" for a run), kind, shapes and cost on three or four lines: short nodes keep
+    ResNet-152 one screen tall."""
     bc = run.first
     blk = bc.block
     times = f'  <font color="{MUTED}">×{run.count}</font>' if run.count > 1 else ""
     color = SHORTCUT_COLORS[blk.shortcut]
+    kind = esc(SHORTCUT_LABELS[blk.shortcut]) + (" (each block)" if run.count > 1 and blk.shortcut != "none" else "")
     lines = [
-        f'<b>{esc(run.name)}</b>{times}',
-        esc(f"{_block_kind(blk)} · stride {blk.stride}"),
-        esc(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
+        f'<b>{esc(run.name)}</b>{times}  <font point-size="11" color="{color}">shortcut: {kind}</font>',
+        esc(f"{_block_kind(blk)} · stride {blk.stride} · {shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
         esc(_cost(bc.total) + (" each" if run.count > 1 else "")),
     ]
     if run.count > 1:
         lines.append(_small(f"×{run.count}: {human(bc.total.params * run.count)} params · "
                             f"{human(bc.total.macs * run.count)} MACs"))
-    lines.append(f'<font point-size="11" color="{color}">shortcut: {esc(SHORTCUT_LABELS[blk.shortcut])}</font>')
     return _lines(*lines)
+
+
+def run_shortcut_label(run: Run) -> str:
+    """The label of a collapsed run's shortcut loop: ``×35 identity`` / ``one per block``, then
+    what each one costs. It says "per block" because the loop stands for N short shortcuts, each
+    around one block, not for one shortcut around all N."""
+    first, *details = shortcut_edge_label(run.first).split("\n")
+    each = [f"{line} each" if line.endswith(("params", "MACs")) else line for line in details]
+    return "\n".join([f"×{run.count} {first}", "one per block", *each])
 
 
 def _add_label(block: Block) -> str:
     return "+" if block.preact else "+ ReLU"
 
 
-def network_dot(a: Analysis) -> str:
-    """The whole network: stem, stages of blocks (runs collapsed), head, shortcuts, legend."""
+def _stage_title(w: _Writer, stage: StageCount) -> None:
+    """The stage's name, block count, output shape and cost as a text node left of its first block,
+    on that block's row: a cluster label would take a row of its own (four stages, four rows) and
+    be crossed by the main path entering the cluster at its middle."""
+    n = len(stage.blocks)
+    node_id = f"layer{stage.stage}/title"
+    lines = [f"out {shape_text(stage.blocks[-1].block.out_shape)}", f"{human(stage.total.params)} params",
+             f"{human(stage.total.macs)} MACs"]
+    label = f"<b>layer{stage.stage}</b> · {n} block{'s' if n != 1 else ''}{_LEFT}"
+    w.node(node_id, label=Html(label + "".join(_small(t, INK, 11) + _LEFT for t in lines)), shape="plaintext",
+           style="", margin="0.02,0.02")
+    first = stage.blocks[0].block.name
+    w.same_rank(node_id, first)
+    w.edge(node_id, first, style="invis")  # keeps the title on the left
+
+
+def _draw_run(w: _Writer, run: Run, prev: str) -> str:
+    """One block, or a run collapsed into one node, after node ``prev``; returns the node that
+    carries the output on.
+
+    A single block gets its addition node and its shortcut as an edge from ``prev`` to it. A
+    collapsed run is self-contained: its N shortcuts are drawn as one loop on the node labelled
+    "×N ... one per block", because an edge from before the run to after it would read as one
+    shortcut skipping all N blocks.
+    """
+    blk = run.first.block
+    color = SHORTCUT_COLORS[blk.shortcut]
+    w.node(blk.name, label=_run_label(run), color=color, penwidth=1.6, group=MAIN_GROUP)
+    w.edge(prev, blk.name, weight=MAIN_WEIGHT)
+    if blk.shortcut == "none":
+        return blk.name
+    if run.count > 1:
+        w.edge(blk.name, blk.name, EDGE_STYLE[blk.shortcut], label=run_shortcut_label(run), color=color,
+               fontcolor=color, fontsize=11)
+        return blk.name
+    add_id = f"{blk.name}/add"
+    w.node(add_id, label=_add_label(blk), shape="ellipse", style="filled", fillcolor="#ffffff",
+           fontsize=11, margin="0.04,0.02", height=0.3, group=MAIN_GROUP)
+    w.edge(blk.name, add_id, weight=MAIN_WEIGHT)
+    # From a collapsed run the arc leaves below its loop, which sits at the middle of the east side.
+    tail = "se" if prev in w.loops else "e"
+    w.edge(prev, add_id, EDGE_STYLE[blk.shortcut], label=shortcut_edge_label(run.first), color=color,
+           fontcolor=color, tailport=tail, headport="e", fontsize=11)
+    return add_id
+
+
+def _joined(layers: Sequence[Layer], width: int = 48) -> list[str]:
+    """``_path_summary`` on one line when it is short (the ImageNet stem, the usual head), so the
+    stem and head nodes stay low; a deep stem keeps a line per conv."""
+    lines = _path_summary(layers)
+    one = " · ".join(lines)
+    return [one] if len(one) <= width else lines
+
+
+def _stem(w: _Writer, a: Analysis) -> None:
+    """Input and stem side by side on the first row."""
+    plan = a.plan
+    w.node("input", label=f"input {shape_text(plan.input_shape)}", shape="plaintext", style="", fontsize=13)
+    stem_lines = [f"<b>stem</b>  {_small(plan.stem_label, MUTED, 12)}", *(esc(t) for t in _joined(plan.stem)),
+                  esc(f"out {shape_text(plan.stem_out)} · {_cost(a.stem)}")]
+    w.node("stem", label=_lines(*stem_lines), fillcolor="#f4f4f4", group=MAIN_GROUP)
+    w.same_rank("input", "stem")
+    w.edge("input", "stem")
+
+
+def _head(w: _Writer, a: Analysis, prev: str) -> None:
+    """Head and output side by side on the last row."""
+    plan = a.plan
+    head_in = plan.head[0].in_shape if plan.head else plan.stem_out
+    ops = [esc(t) for t in _joined(plan.head)]
+    first = f"<b>head</b>  {ops.pop(0)}" if len(ops) == 1 else "<b>head</b>"
+    head_lines = [first, *ops, esc(f"{shape_text(head_in)} → {plan.num_classes} classes · {_cost(a.head)}")]
+    w.node("head", label=_lines(*head_lines), fillcolor="#f4f4f4", group=MAIN_GROUP)
+    w.node("output", label=f"output {plan.num_classes}", shape="plaintext", style="", fontsize=13)
+    w.same_rank("head", "output")
+    w.edge(prev, "head", weight=MAIN_WEIGHT)
+    w.edge("head", "output")
+
+
+def network_dot(a: Analysis, expand: bool = False) -> str:
+    """The whole network: stem, stages of blocks (runs collapsed unless ``expand``), head,
+    shortcuts, legend."""
     plan = a.plan
     w = _Writer()
-    stem_out = plan.stem_out
-    w.node("input", label=f"input {shape_text(plan.input_shape)}", shape="plaintext", style="", fontsize=13)
-    stem_lines = [f"<b>stem</b>  {_small(plan.stem_label, MUTED, 12)}", *(esc(t) for t in _path_summary(plan.stem)),
-                  esc(f"out {shape_text(stem_out)}"), esc(_cost(a.stem))]
-    w.node("stem", label=_lines(*stem_lines), fillcolor="#f4f4f4")
-    prev = "input"
-    w.edge(prev, "stem")
+    _stem(w, a)
     prev = "stem"
-    grouped = runs(a)
+    grouped = runs(a, expand)
     for stage in a.stages:
-        last = stage.blocks[-1].block
-        # A narrow left-aligned label, so the edges entering the stage at its centre miss it.
-        left = '<br align="left"/>'
-        title = (f"<b>layer{stage.stage}</b> · {len(stage.blocks)} block{'s' if len(stage.blocks) != 1 else ''}{left}"
-                 f"out {esc(shape_text(last.out_shape))}{left}{esc(human(stage.total.params))} params{left}"
-                 f"{esc(human(stage.total.macs))} MACs{left}")
-        w.open(f"cluster_layer{stage.stage}", label=Html(title), style="rounded", color="#aaaaaa",
-               fontsize=13, labeljust="l", margin=12)
+        w.open(f"cluster_layer{stage.stage}", label="", style="rounded", color="#aaaaaa", margin=4)
         for run in (r for r in grouped if r.first.block.stage == stage.stage):
-            bc = run.first
-            blk = bc.block
-            node_id = blk.name
-            w.node(node_id, label=_run_label(run), color=SHORTCUT_COLORS[blk.shortcut], penwidth=1.6)
-            w.edge(prev, node_id)
-            if blk.shortcut == "none":
-                prev = node_id
-                continue
-            add_id = f"{blk.name}/add"
-            w.node(add_id, label=_add_label(blk), shape="ellipse", style="filled", fillcolor="#ffffff",
-                   fontsize=11, margin="0.04,0.02", height=0.3)
-            w.edge(node_id, add_id)
-            color = SHORTCUT_COLORS[blk.shortcut]
-            w.edge(prev, add_id, EDGE_STYLE[blk.shortcut], label=shortcut_edge_label(bc), color=color,
-                   fontcolor=color, tailport="e", headport="e", fontsize=11)
-            prev = add_id
+            prev = _draw_run(w, run, prev)
+        _stage_title(w, stage)
         w.close()
-    head_in = a.plan.head[0].in_shape if a.plan.head else stem_out
-    head_lines = ["<b>head</b>", *(esc(t) for t in _path_summary(a.plan.head)),
-                  esc(f"{shape_text(head_in)} → {plan.num_classes} classes"), esc(_cost(a.head))]
-    w.node("head", label=_lines(*head_lines), fillcolor="#f4f4f4")
-    w.edge(prev, "head")
-    w.node("output", label=f"output {plan.num_classes}", shape="plaintext", style="", fontsize=13)
-    w.edge("head", "output")
+    _head(w, a, prev)
     kinds = [k for k in SHORTCUT_COLORS if k in a.shortcut_kinds()]
-    _legend(w, kinds)
+    _legend(w, kinds, loops=bool(w.loops))
     _, h, wd = plan.input_shape
     title = Html(
         f"<b>{esc(a.name)}</b>  {esc(_describe(a))}<br/>"
         + _small(f"{human(a.total.params)} params · {human(a.total.macs)} MACs at "
                  f"{h}x{wd} · {len(a.blocks)} blocks, {plan.depth} layers", MUTED, 13)
     )
-    return _document(a.name, title, w)
+    return _document(a.name, title, w, ranksep=NETWORK_RANKSEP)
 
 
 def _describe(a: Analysis) -> str:
