@@ -27,8 +27,12 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_summary_table() -> None:
     code, out, _ = run("summary", "resnet50")
     assert code == 0
-    for text in ("layer1.0", "layer4.2", "projection", "identity", "25.56 M", "4.09 G", "stem", "head", "multiply-adds"):
+    for text in ("layer1.0", "layer4.2", "projection", "identity", "25.56 M", "4.09 G", "stem", "head", "359.66 M"):
         assert text in out
+    # The counting convention is an explanation: behind --explain, not on every run.
+    assert "multiply-adds" not in out
+    code, out, _ = run("summary", "resnet50", "--explain")
+    assert code == 0 and "multiply-adds" in out and "% of all MACs: the row's share" in out
 
 
 def test_summary_stage_depth() -> None:
@@ -152,7 +156,7 @@ def test_collapse_runs_of_identical_blocks() -> None:
     # ResNet-152's layer3 is one projection block and 35 identical identity blocks (3-8-36-3).
     code, out, _ = run("summary", "resnet152", "--collapse")
     assert code == 0
-    assert "layer3.1–35 (×35)" in out and "layer3.7 " not in out
+    assert "layer3.1–35 ×35" in out and "layer3.7 " not in out
     code, out, _ = run("summary", "resnet152", "--all-blocks")
     assert code == 0 and "layer3.35" in out and "×35" not in out
 
@@ -160,8 +164,8 @@ def test_collapse_runs_of_identical_blocks() -> None:
 def test_deep_network_collapses_by_default() -> None:
     code, out, _ = run("summary", "cifar_resnet1202")  # 200 blocks per stage
     assert code == 0
-    assert "layer1.0–199 (×200)" in out
-    assert "layer2.1–199 (×199)" in out
+    assert "layer1.0–199 ×200" in out
+    assert "layer2.1–199 ×199" in out
 
 
 @pytest.mark.parametrize("spec", ["resnet18", "cifar_resnet110", "cifar_resnet20:layers=40-40-40"])

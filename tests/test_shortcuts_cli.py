@@ -28,10 +28,13 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_table_both_views() -> None:
     code, out, _ = run("shortcuts", "resnet34")
     assert code == 0
-    for text in ("every shortcut option", "B (given)", "24.19", "28.54", "layer4.2", "5.6%",
-                 "C against B: +0.92 M params and +0.17 G MACs for 0.33 points of top-1",
-                 "8,192 weights + 256 BN = 8,448 params", "█"):
+    for text in ("every shortcut option", "B (given)", "24.19", "28.54", "layer4.2", "5.6%", "█", "--explain answers"):
         assert text in out, text
+    # The answers to the recurring questions are there on request, not on every run.
+    answers = ("C against B: +0.92 M params and +0.17 G MACs for 0.33 points of top-1", "8,192 weights + 256 BN = 8,448 params")
+    assert not any(a in out for a in answers)
+    code, out, _ = run("shortcuts", "resnet34", "--explain")
+    assert code == 0 and all(a in out for a in answers)
 
 
 def test_resnet50_torchvision_has_no_paper_errors_but_1x1_does() -> None:
@@ -80,12 +83,15 @@ def test_collapse_runs() -> None:
     code, out, _ = run("shortcuts", "cifar_resnet110", "--view", "blocks", "-f", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 54 and {r["row_kind"] for r in rows} == {"block"}  # 54 blocks: not collapsed by default
-    code, out, _ = run("shortcuts", "cifar_resnet110", "--view", "blocks", "-f", "csv", "--collapse")
-    rows = list(csv.DictReader(io.StringIO(out)))
+    # 54 blocks: more than 24, so collapsed by default off a terminal.
     # layer1's 18 blocks are alike (16->16, stride 1); layers 2 and 3 start with a downsampling block
     assert [r["row_kind"] for r in rows] == ["run", "block", "run", "block", "run"]
-    assert rows[0]["name"] == "layer1.0–17 (×18)" and rows[2]["name"] == "layer2.1–17 (×17)"
+    assert rows[0]["name"] == "layer1.0–17 ×18" and rows[2]["name"] == "layer2.1–17 ×17"
+    code, out, _ = run("shortcuts", "cifar_resnet110", "--view", "blocks", "-f", "csv", "--all-blocks")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 54 and {r["row_kind"] for r in rows} == {"block"}
+    code, out, _ = run("shortcuts", "cifar_resnet20", "--view", "blocks", "-f", "csv")  # 9 blocks: every one
+    assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 9
     code, out, _ = run("shortcuts", "cifar_resnet1202", "--view", "blocks", "-f", "csv")  # 600 blocks: collapsed
     assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 5
 

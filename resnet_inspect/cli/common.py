@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +88,16 @@ NumClassesOpt = Annotated[
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
 ]
+ExplainOpt = Annotated[
+    bool, typer.Option("--explain", help="Add the full explanations under the tables (what is counted, what each column means).")
+]
+AllBlocksOpt = Annotated[
+    Optional[bool],
+    typer.Option("--all-blocks/--collapse",
+                 help="One row per block, or collapse runs of identical blocks into one row (×N). Default: collapse when "
+                      "the rows would not fit the terminal's height (off a terminal: above 24 blocks).",
+                 show_default=False),
+]
 OutputOpt = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="Write the report to FILE (whole or not at all) instead of stdout.", dir_okay=False),
@@ -123,21 +132,13 @@ def load_analysis(text: str, shortcut: str | None = None, stride_in: str | None 
 
 
 def _progress_for(text: str) -> Any:
-    """A spinner on stderr while a module is imported and traced (a terminal only)."""
+    """A spinner on stderr (a terminal only) while a module is imported and traced."""
     from contextlib import nullcontext
 
     from ..sources import is_module_spec
+    from .progress import progress
 
-    if not is_module_spec(text):
-        return nullcontext()
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    if not err.is_terminal:
-        return nullcontext()
-    from rich.markup import escape
-
-    return err.status(f"tracing {escape(text.strip()[:80])} …", spinner="dots")
+    return progress(f"tracing {text.strip()}…") if is_module_spec(text) else nullcontext()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,54 +172,50 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def console(stderr: bool = False) -> Any:
-    """A rich console; when stdout is not a terminal, wide enough for the tables (no wrapping)."""
+def console() -> Any:
+    """The rich console of stdout (its width and height decide how tables fit)."""
     from rich.console import Console
 
-    c = Console(stderr=stderr)
-    if not c.is_terminal:
-        c = Console(stderr=stderr, width=max(c.width, 160))
-    return c
+    return Console(highlight=False, emoji=False)
 
 
-def render_text(renderable: Any, width: int = 160) -> str:
-    """Plain text of a rich renderable, for ``--output`` files (no colour codes)."""
-    from rich.console import Console
+def screen(fmt: Format, output: Path | None) -> Any:
+    """The terminal a table report will be shown on, or a ``Screen`` of no size for a pipe, a
+    file, Markdown or CSV (where runs collapse by block count, not by height)."""
+    from ..report.layout import Screen
 
-    c = Console(width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
-    c.print(renderable)
-    return c.export_text(styles=False)
+    if fmt is Format.table and output is None:
+        c = console()
+        if c.is_terminal:
+            return Screen(c.width, c.height)
+    return Screen()
 
 
 def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Callable[[], list[Any]],
-         rich_view: Callable[[Any], None] | None = None) -> None:
+         explain: bool = False) -> None:
     """Write one report in ``fmt`` to stdout or ``output``.
 
     ``data`` gives the JSON document, ``docs`` the ``TableDoc``s for table/markdown/csv; both are
-    called only for the format asked for. ``rich_view(console)`` may replace the plain table view
-    in the terminal (extra panels and colours).
+    called only for the format asked for. A table fits the terminal it is shown on; to a pipe or
+    a file it is plain text at its natural width (``report.layout``). ``explain`` adds the
+    longer notes (``TableDoc.details``) to the table and Markdown.
     """
+    from ..report.layout import plain_text, print_docs
     from ..report.output import json_text
-    from ..report.tables import to_csv, to_markdown, to_rich
+    from ..report.tables import to_csv, to_markdown
 
     if fmt is Format.json:
         text = json_text(data())  # one write: json.dump's many small writes cost a 10,000-block net 0.6 s
     elif fmt is Format.markdown:
-        text = "\n".join(to_markdown(d) for d in docs())
+        text = "\n".join(to_markdown(d, explain) for d in docs())
     elif fmt is Format.csv:
         text = to_csv(docs())
     else:
-        if output is None:
-            out = console()
-            if rich_view is not None:
-                rich_view(out)
-            else:
-                for d in docs():
-                    out.print(to_rich(d))
+        out = console() if output is None else None
+        if out is not None and out.is_terminal:
+            print_docs(out, docs(), explain)
             return
-        from rich.console import Group
-
-        text = render_text(Group(*(to_rich(d) for d in docs())))  # type: ignore[arg-type]
+        text = plain_text(docs(), explain)
     deliver(text, output)
 
 

@@ -16,6 +16,7 @@ import typer
 
 from ..errors import SpecError
 from .common import (
+    ExplainOpt,
     Format,
     FormatOpt,
     InChannelsOpt,
@@ -32,6 +33,7 @@ from .common import (
     input_files,
     load_analysis,
     load_spec,
+    screen,
 )
 
 
@@ -87,7 +89,8 @@ def spec(
 def compare(
     spec_a: Annotated[str, typer.Argument(metavar="SPEC_A", help="The reference network (e.g. the base branch's config).", show_default=False)],
     spec_b: Annotated[str, typer.Argument(metavar="SPEC_B", help="The network compared with it (e.g. the pull request's config).", show_default=False)],
-    all_blocks: Annotated[bool, typer.Option("--all-blocks", help="List every block, not only those that differ.")] = False,
+    all_blocks: Annotated[bool, typer.Option("--all-blocks", help="List every block, one row each: also those that do not differ, and runs that changed alike (collapsed into ×N rows when they would not fit the terminal).")] = False,
+    explain: ExplainOpt = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
@@ -135,7 +138,9 @@ def compare(
     if label_a == label_b and spec_a.strip() != spec_b.strip():
         label_a, label_b = spec_a.strip(), spec_b.strip()
     result = diff(a, b, label_a, label_b)
-    emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.compare_docs(result, all_blocks))
+    where = screen(fmt, output)
+    emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.compare_docs(result, all_blocks, where),
+         explain=explain)
 
 
 def _limit_option(name: str, what: str) -> Any:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from .common import (
+    AllBlocksOpt,
+    ExplainOpt,
     Format,
     FormatOpt,
     InChannelsOpt,
@@ -24,6 +26,7 @@ from .common import (
     handle_errors,
     input_files,
     load_analysis,
+    screen,
 )
 
 
@@ -43,11 +46,9 @@ def shortcuts(
     spec: SpecArg,
     view: Annotated[View, typer.Option("--view", case_sensitive=False, help="The options side by side (network), every block's alternatives (blocks), or both.")] = View.all,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw a per-block stacked bar chart to FILE (.svg or .png; needs matplotlib: pip install 'resnet-inspect[plot]').", dir_okay=False)] = None,
-    all_blocks: Annotated[Optional[bool], typer.Option(
-        "--all-blocks/--collapse",
-        help="One row per block, or one row per run of identical blocks (default: collapse above 64 blocks).",
-        show_default=False)] = None,
-    metric: Annotated[Metric, typer.Option("--metric", case_sensitive=False, help="What the bars measure, in the table and the plot.")] = Metric.params,
+    all_blocks: AllBlocksOpt = None,
+    metric: Annotated[Metric, typer.Option("--metric", case_sensitive=False, help="What the terminal's bars measure (the plot shows both).")] = Metric.macs,
+    explain: ExplainOpt = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
@@ -64,6 +65,8 @@ def shortcuts(
     Examples:
 
       resnet-inspect shortcuts resnet34
+
+      resnet-inspect shortcuts resnet50 --explain
 
       resnet-inspect shortcuts resnet50 --stride-in 1x1 --view network
 
@@ -89,16 +92,12 @@ def shortcuts(
     picture = plot_report.render_plot(result, metric.value, plot.suffix.lower().lstrip(".")) if plot is not None else None
     terminal = fmt is Format.table
     collapse = None if all_blocks is None else not all_blocks
-
-    def rich_view(console: Any) -> None:
-        for table in report.to_rich_tables(report.docs(result, view.value, metric.value, terminal=True, collapse=collapse)):
-            console.print(table)
-
+    where = screen(fmt, output)
     emit(
         fmt, output,
         data=lambda: report.to_json(result, view.value),
-        docs=lambda: report.docs(result, view.value, metric.value, terminal=terminal, collapse=collapse),
-        rich_view=rich_view,
+        docs=lambda: report.docs(result, view.value, metric.value, terminal=terminal, collapse=collapse, screen=where),
+        explain=explain,
     )
     if plot is not None and picture is not None:
         write_atomic(plot, picture)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from ..report.summary import COLLAPSE_ABOVE
 from .common import (
+    AllBlocksOpt,
+    ExplainOpt,
     Format,
     FormatOpt,
     InChannelsOpt,
@@ -23,6 +24,7 @@ from .common import (
     handle_errors,
     input_files,
     load_analysis,
+    screen,
 )
 
 
@@ -35,10 +37,8 @@ class Depth(str, enum.Enum):
 def summary(
     spec: SpecArg,
     depth: Annotated[Depth, typer.Option("--depth", case_sensitive=False, help="Rows per block, or one row per stage.")] = Depth.block,
-    all_blocks: Annotated[Optional[bool], typer.Option(
-        "--all-blocks/--collapse",
-        help=f"One row per block, or collapse runs of identical blocks (default: collapse above {COLLAPSE_ABOVE} blocks).",
-        show_default=False)] = None,
+    all_blocks: AllBlocksOpt = None,
+    explain: ExplainOpt = False,
     verify: Annotated[bool, typer.Option("--verify", help="Build the torch module and check every count against it and fvcore first (needs torch).")] = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -57,6 +57,8 @@ def summary(
 
       resnet-inspect summary resnet34:shortcut=A --depth stage
 
+      resnet-inspect summary resnet152 --all-blocks --explain
+
       resnet-inspect summary resnet50 --stride-in 1x1 --format json -o r50.json
 
       resnet-inspect summary models/resnet.py:ResNet18 --input-size 32
@@ -69,10 +71,12 @@ def summary(
     analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
     if verify:
         _verify_first(spec, analysis, input_size, in_channels)
+    where = screen(fmt, output)
     emit(
         fmt, output,
         data=lambda: report.to_json(analysis),
-        docs=lambda: [report.summary_table(analysis, depth.value, None if all_blocks is None else not all_blocks)],
+        docs=lambda: [report.summary_table(analysis, depth.value, None if all_blocks is None else not all_blocks, where)],
+        explain=explain,
     )
 
 
@@ -80,18 +84,23 @@ def _verify_first(text: str, analysis: Any, input_size: int | None, in_channels:
     """``summary --verify``: the same check as ``verify``, run before the summary is printed."""
     import importlib
 
-    try:
-        verify_mod = importlib.import_module("resnet_inspect.verification")
-    except ModuleNotFoundError as exc:
-        from ..errors import MissingDependency
+    from .progress import progress
 
-        raise MissingDependency(
-            f"--verify needs torch and fvcore ({exc.name} is missing); install resnet-inspect with its dependencies"
-        ) from None
-    if analysis.plan.source == "module":
-        verify_mod.verify_module_or_raise(text, analysis)
-    else:
-        verify_mod.verify_or_raise(analysis.spec)
+    with progress(f"verify {analysis.name}") as shown:
+        shown.load("torch", "fvcore.nn")
+        try:
+            verify_mod = importlib.import_module("resnet_inspect.verification")
+        except ModuleNotFoundError as exc:
+            from ..errors import MissingDependency
+
+            raise MissingDependency(
+                f"--verify needs torch and fvcore ({exc.name} is missing); install resnet-inspect with its dependencies"
+            ) from None
+        shown.update(f"building {analysis.name} and checking its {len(analysis.blocks)} blocks against fvcore…")
+        if analysis.plan.source == "module":
+            verify_mod.verify_module_or_raise(text, analysis)
+        else:
+            verify_mod.verify_or_raise(analysis.spec)
 
 
 @handle_errors
@@ -129,9 +138,9 @@ def presets(
         ]}
 
     def docs() -> list[TableDoc]:
-        cols = (Column("preset", "name"), Column("family", "family"), Column("params", "params", "right"),
+        cols = (Column("preset", "name"), Column("family", "family", drop=1), Column("params", "params", "right"),
                 Column("MACs", "macs", "right"), Column("input", "input_size", "right"),
-                Column("description", "description"))
+                Column("description", "description", wrap=True))
         rows = tuple(Row((cell(p.name), cell(p.family), cell(human(a.total.params), a.total.params),
                           cell(human(a.total.macs), a.total.macs),
                           cell(f"{p.spec.input_size}²", p.spec.input_size), cell(p.description)), kind="preset")

@@ -12,6 +12,7 @@ from typing import Any, Final
 from ..budget import LIMITS, CheckResult
 from ..compare import BlockDiff, Comparison, Delta, Metrics
 from ..units import human, signed_human
+from .layout import Screen
 from .style import CONVENTION, SHORTCUT_LABELS
 from .summary import shape_text, source_json, spec_json
 from .tables import Cell, Column, Row, TableDoc, cell
@@ -136,21 +137,20 @@ def totals_table(c: Comparison) -> TableDoc:
         add(f"shortcuts: {SHORTCUT_LABELS[kind]}", d, exact=True)
     if any(kind == "avgpool_projection" for kind, _ in t.shortcuts):
         add("shortcuts: all projections", t.projections, exact=True)
-    notes = (
-        f"A = {c.label_a}; B = {c.label_b}. Differences are B - A; change is relative to A.",
-        CONVENTION,
-    )
-    return TableDoc(f"compare: {c.label_a} → {c.label_b}", _TOTAL_COLUMNS, tuple(rows), notes)
+    notes = (f"A = {c.label_a}; B = {c.label_b}. Differences are B - A; change is relative to A.",)
+    return TableDoc(f"compare: {c.label_a} → {c.label_b}", _TOTAL_COLUMNS, tuple(rows), notes, (CONVENTION,))
 
 
+#: On a narrow terminal the stage table drops Δ activations, then the MACs and the params of A and
+#: B (the differences stay); the shortcut kinds wrap.
 _STAGE_COLUMNS: Final = (
     Column("stage", "stage"), Column("blocks", "blocks"),
-    Column("params A", "params_a", "right"), Column("params B", "params_b", "right"),
+    Column("params A", "params_a", "right", drop=4), Column("params B", "params_b", "right", drop=4),
     Column("Δ params", "params_diff", "right"), Column("Δ params %", "params_relative", "right"),
-    Column("MACs A", "macs_a", "right"), Column("MACs B", "macs_b", "right"),
+    Column("MACs A", "macs_a", "right", drop=3), Column("MACs B", "macs_b", "right", drop=3),
     Column("Δ MACs", "macs_diff", "right"), Column("Δ MACs %", "macs_relative", "right"),
-    Column("Δ activations", "activations_diff", "right"),
-    Column("shortcuts A → B", "shortcuts"),
+    Column("Δ activations", "activations_diff", "right", drop=2),
+    Column("shortcuts A → B", "shortcuts", wrap=True),
 )
 
 
@@ -178,11 +178,14 @@ def stages_table(c: Comparison) -> TableDoc:
     return TableDoc("per stage", _STAGE_COLUMNS, tuple(rows), (c.alignment[:1].upper() + c.alignment[1:] + ".",))
 
 
+#: On a narrow terminal the block table shows B's output shape only, then drops Δ activations,
+#: Δ shortcut params and Δ MACs %; the block, its shortcuts and Δ params and MACs stay.
 _BLOCK_COLUMNS: Final = (
-    Column("block", "name"), Column("shortcut A → B", "shortcut"), Column("out shape A → B", "out_shape"),
-    Column("Δ params", "params_diff", "right"), Column("Δ shortcut params", "shortcut_params_diff", "right"),
-    Column("Δ MACs", "macs_diff", "right"), Column("Δ MACs %", "macs_relative", "right"),
-    Column("Δ activations", "activations_diff", "right"),
+    Column("block", "name"), Column("shortcut A → B", "shortcut"),
+    Column("out shape A → B", "out_shape", compact=1, short_header="out shape B"),
+    Column("Δ params", "params_diff", "right"), Column("Δ shortcut params", "shortcut_params_diff", "right", drop=3),
+    Column("Δ MACs", "macs_diff", "right"), Column("Δ MACs %", "macs_relative", "right", drop=4),
+    Column("Δ activations", "activations_diff", "right", drop=2),
 )
 
 
@@ -190,24 +193,50 @@ def _arrow(a: str, b: str) -> str:
     return a if a == b else f"{a} → {b}"
 
 
-def _block_row(b: BlockDiff) -> Row:
+def _block_row(run: list[BlockDiff]) -> Row:
+    b = run[0]
     m = b.metrics
+    label = b.name if len(run) == 1 else f"{b.name}–{run[-1].index} ×{len(run)}"
     return Row((
-        cell(b.name),
+        cell(label),
         cell(_arrow(SHORTCUT_LABELS[b.shortcut_a], SHORTCUT_LABELS[b.shortcut_b])),
-        cell(_arrow(shape_text(b.out_shape_a), shape_text(b.out_shape_b))),
+        cell(_arrow(shape_text(b.out_shape_a), shape_text(b.out_shape_b)), short=shape_text(b.out_shape_b)),
         _diff_coloured(m.params), _diff(m.shortcut_params), _diff_coloured(m.macs), _rel(m.macs), _diff(m.activations),
-    ), kind="block_diff")
+    ), kind="block_diff" if len(run) == 1 else "run_diff")
 
 
-def blocks_table(c: Comparison, all_blocks: bool = False) -> TableDoc | None:
+def _alike(x: BlockDiff, y: BlockDiff) -> bool:
+    return (x.stage == y.stage and y.index == x.index + 1 and x.shortcut_a == y.shortcut_a and x.shortcut_b == y.shortcut_b
+            and x.out_shape_a == y.out_shape_a and x.out_shape_b == y.out_shape_b and x.metrics == y.metrics)
+
+
+def diff_runs(blocks: Sequence[BlockDiff]) -> list[list[BlockDiff]]:
+    """Consecutive blocks of a stage whose differences are the same, grouped."""
+    runs: list[list[BlockDiff]] = []
+    for b in blocks:
+        if runs and _alike(runs[-1][-1], b):
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    return runs
+
+
+#: Lines of the block table besides its rows (title, header, rule, notes).
+_BLOCK_TABLE_LINES: Final = 6
+
+
+def blocks_table(c: Comparison, all_blocks: bool = False, screen: Screen | None = None) -> TableDoc | None:
     """Per-block differences (only the blocks that changed unless ``all_blocks``); ``None`` when
-    the layouts do not align."""
+    the layouts do not align. Runs of blocks that changed alike are one row (``×N``, numbers per
+    block) when the rows would not fit ``screen``; ``all_blocks`` shows every block."""
     if c.blocks is None:
         return None
     changed = [b for b in c.blocks if b.changed()]
     shown = list(c.blocks) if all_blocks else changed
     unchanged = len(c.blocks) - len(changed)
+    runs = diff_runs(shown)
+    collapse = not all_blocks and len(runs) < len(shown) and (screen or Screen()).collapse(len(shown), _BLOCK_TABLE_LINES)
+    groups = runs if collapse else [[b] for b in shown]
     if all_blocks:
         note = f"{len(changed)} of {len(c.blocks)} blocks differ."
     elif not changed:
@@ -216,12 +245,13 @@ def blocks_table(c: Comparison, all_blocks: bool = False) -> TableDoc | None:
         note = f"{len(changed)} of {len(c.blocks)} blocks differ; the {unchanged} unchanged ones are left out (--all-blocks lists them)."
         if unchanged == 0:
             note = f"All {len(c.blocks)} blocks differ."
-    return TableDoc("per block", _BLOCK_COLUMNS, tuple(_block_row(b) for b in shown), (note,))
+    notes = (note, "×N rows: runs of N blocks that changed alike (numbers per block); --all-blocks shows every block.") if collapse else (note,)
+    return TableDoc("per block", _BLOCK_COLUMNS, tuple(_block_row(g) for g in groups), notes)
 
 
-def compare_docs(c: Comparison, all_blocks: bool = False) -> list[TableDoc]:
+def compare_docs(c: Comparison, all_blocks: bool = False, screen: Screen | None = None) -> list[TableDoc]:
     docs = [totals_table(c), stages_table(c)]
-    blocks = blocks_table(c, all_blocks)
+    blocks = blocks_table(c, all_blocks, screen)
     if blocks is not None:
         docs.append(blocks)
     return docs

@@ -7,14 +7,16 @@ The JSON keys are documented in docs/shortcuts.md (``schema_version`` 1).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any, Final, Literal
 
 from ..paper import SOURCE, PaperResult
 from ..plan import PROJECTION_KINDS, Block
 from ..shortcuts import OPTIONS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
 from ..units import human, percent, signed_human
+from .layout import Screen
 from .style import CONVENTION, SHORTCUT_COLORS, shortcut_markup
-from .summary import COLLAPSE_ABOVE, shape_text, shortcut_label, source_json, spec_json
+from .summary import run_label, shape_text, shortcut_label, should_collapse, source_json, spec_json
 from .tables import Cell, Column, Row, TableDoc, cell
 
 SCHEMA_VERSION: Final = 1
@@ -373,30 +375,27 @@ def _paper_cells(pr: PaperResult | None) -> tuple[Cell, Cell]:
     return cell(f"{pr.top1:.2f}", pr.top1), top5
 
 
-def _hdr(top: str, bottom: str, terminal: bool, sep: str = " ") -> str:
-    """A header on two lines in the terminal (narrow columns), on one line in Markdown and CSV."""
-    return f"{top}\n{bottom}" if terminal else f"{top}{sep}{bottom}"
-
-
 def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False) -> TableDoc:
     """The options side by side. ``terminal`` merges each difference with its per cent and adds the
-    bar column (narrow enough for a terminal); Markdown and CSV keep one value per column."""
+    bar column; Markdown and CSV keep one value per column. A narrow terminal drops the bar, then
+    shows the differences as per cents only, then drops the projection count, top-5 and the
+    option's description (``report.layout``); the option and the numbers stay."""
     cols = [
-        Column("option", "option"), Column("shortcuts", "description"),
+        Column("option", "option"), Column("shortcuts", "description", drop=5),
         Column("params", "params", "right"), Column("MACs", "macs", "right"),
-        Column(_hdr("shortcut", "params", terminal), "shortcut_params", "right"),
-        Column(_hdr("shortcut", "MACs", terminal), "shortcut_macs", "right"),
-        Column("proj." if terminal else "projections", "projections", "right"),
+        Column("shortcut params", "shortcut_params", "right"),
+        Column("shortcut MACs", "shortcut_macs", "right"),
+        Column("proj." if terminal else "projections", "projections", "right", drop=3),
     ]
     if terminal:
-        cols += [Column(f"Δ params\nvs {s.baseline}", "delta_params", "right"),
-                 Column(f"Δ MACs\nvs {s.baseline}", "delta_macs", "right")]
+        cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right", compact=2),
+                 Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right", compact=2)]
     else:
         cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right"), Column("Δ params %", "delta_params_pct", "right"),
                  Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right"), Column("Δ MACs %", "delta_macs_pct", "right")]
-    cols += [Column(_hdr("top-1", "%", terminal), "paper_top1", "right"), Column(_hdr("top-5", "%", terminal), "paper_top5", "right")]
+    cols += [Column("top-1 %", "paper_top1", "right"), Column("top-5 %", "paper_top5", "right", drop=4)]
     if terminal:
-        cols.append(Column(f"{metric}:\nmain+shortcut", "bar"))
+        cols.append(Column(f"{metric}: main+shortcut", "bar", drop=1, min_width=BAR_WIDTH))
     avail = [o for o in s.options if o.available]
     scale = max((getattr(o, metric) for o in avail), default=0)
     base = s.option(s.baseline)
@@ -415,8 +414,8 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
             _num(o.shortcut_params), _num(o.shortcut_macs), cell(o.projections, o.projections),
         ]
         if terminal:
-            cells += [cell(f"{signed_human(dp)} ({_signed_pct(dp, base.params, 1)})", dp),
-                      cell(f"{signed_human(dm)} ({_signed_pct(dm, base.macs, 1)})", dm)]
+            pp, pm = _signed_pct(dp, base.params, 1), _signed_pct(dm, base.macs, 1)
+            cells += [cell(f"{signed_human(dp)} ({pp})", dp, short=pp), cell(f"{signed_human(dm)} ({pm})", dm, short=pm)]
         else:
             cells += [cell(signed_human(dp), dp), cell(_signed_pct(dp, base.params), _pct(dp, base.params)),
                       cell(signed_human(dm), dm), cell(_signed_pct(dm, base.macs), _pct(dm, base.macs))]
@@ -426,11 +425,11 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
             total = getattr(o, metric)
             cells.append(Cell("", None, _bar(total - sc, sc, scale, SHORTCUT_COLORS["projection"], True)))
         rows.append(Row(tuple(cells), style="bold" if given else "", kind="option"))
-    doc_notes = [c["text"] + "." for c in comparisons(s)]
-    doc_notes += [f"{o.option} is not possible: {o.reason}." for o in s.options if not o.available]
+    doc_notes = [f"{o.option} is not possible: {o.reason}." for o in s.options if not o.available]
     doc_notes.append(f"Δ: against option {s.baseline}"
                      + (" (free: no shortcut weights)." if s.baseline == "A" else " (A is not possible here)."))
-    return TableDoc(f"{s.name}: every shortcut option", tuple(cols), tuple(rows), tuple(doc_notes))
+    details = tuple(c["text"] + "." for c in comparisons(s))
+    return TableDoc(f"{s.name}: every shortcut option", tuple(cols), tuple(rows), tuple(doc_notes), details)
 
 
 def _opt_text(c: Cost | None, metric: Metric) -> str:
@@ -452,32 +451,34 @@ def _runs(s: ShortcutStudy) -> list[list[BlockShortcuts]]:
 
 
 def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False,
-                 collapse: bool | None = None) -> TableDoc:
+                 collapse: bool | None = None, screen: Screen | None = None) -> TableDoc:
     """Every block: main path, and what identity / zero-pad / projection would cost there.
     ``collapse`` shows a run of identical blocks as one row (per-block numbers, ``×N``); by default
-    only above ``COLLAPSE_ABOVE`` blocks, as in ``summary``."""
+    when the rows would not fit ``screen``, as in ``summary``. A narrow terminal drops the bar,
+    compacts the shapes, then drops the identity / zero-pad column (0 or n/a), the stride, and the
+    MACs ratio, in that order; the block, its shortcut and the projection's cost stay."""
     if collapse is None:
-        collapse = len(s.blocks) > COLLAPSE_ABOVE
+        collapse = should_collapse(s.analysis, screen)
     groups = _runs(s) if collapse else [[b] for b in s.blocks]
     unit = {"params": "params", "macs": "MACs"}[metric]
     cols = [
-        Column("block", "name"), Column("in → out", "shape"), Column("stride", "stride", "right"),
-        Column("shortcut", "shortcut"),
-        Column(_hdr("main", "params", terminal), "main_params", "right"), Column(_hdr("main", "MACs", terminal), "main_macs", "right"),
+        Column("block", "name"), Column("in → out", "shape", compact=2, short_header="out"),
+        Column("stride", "stride", "right", drop=4), Column("shortcut", "shortcut"),
+        Column("main params", "main_params", "right"), Column("main MACs", "main_macs", "right"),
     ]
     if terminal:
-        cols.append(Column(f"identity /\nzero-pad {unit}", f"identity_zero_pad_{metric}", "right"))
+        cols.append(Column(f"identity /\nzero-pad {unit}", f"identity_zero_pad_{metric}", "right", drop=3))
     else:
         cols += [Column(f"identity {unit}", f"identity_{metric}", "right"),
                  Column(f"zero-pad {unit}", f"zero_pad_{metric}", "right")]
     cols += [
-        Column(_hdr("proj", "params", terminal), "projection_params", "right"),
-        Column(_hdr("proj", "MACs", terminal), "projection_macs", "right"),
-        Column(_hdr("proj/main", "params", terminal), "ratio_params", "right"),
-        Column(_hdr("proj/main", "MACs", terminal), "ratio_macs", "right"),
+        Column("proj params", "projection_params", "right"),
+        Column("proj MACs", "projection_macs", "right"),
+        Column("proj/main params", "ratio_params", "right"),
+        Column("proj/main MACs", "ratio_macs", "right", drop=5),
     ]
     if terminal:
-        cols.append(Column(f"{unit}:\nmain+proj", "bar"))
+        cols.append(Column(f"{unit}: main+proj", "bar", drop=1, min_width=BAR_WIDTH))
     scale = max((b.main.get(metric) + b.projection.get(metric) for b in s.blocks), default=0)
     rows: list[Row] = []
     prev_stage = 0
@@ -485,9 +486,9 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
         b = group[0]
         blk = b.block
         kind = blk.shortcut
-        label = blk.name if len(group) == 1 else f"{blk.name}–{group[-1].block.name.rsplit('.', 1)[1]} (×{len(group)})"
+        label = blk.name if len(group) == 1 else run_label(blk, group[-1].block, len(group))
         cells = [
-            cell(label), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"),
+            cell(label), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}", short=shape_text(blk.out_shape)),
             cell(blk.stride, blk.stride), Cell(shortcut_label(blk), kind, shortcut_markup(kind, shortcut_label(blk))),
             _num(b.main.params), _num(b.main.macs),
         ]
@@ -508,15 +509,16 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
         prev_stage = blk.stage
     doc_notes = [verdict(s)]
     if collapse:
-        doc_notes.append("Runs of identical blocks are one row (×N) with per-block numbers; --all-blocks shows every block.")
+        doc_notes.append("×N rows: runs of N identical blocks (numbers per block); --all-blocks shows every block.")
     given = f"given: option {s.spec.shortcut}" if s.spec is not None else "as traced"
     return TableDoc(f"{s.name}: what each block's shortcut costs ({given})",
                     tuple(cols), tuple(rows), tuple(doc_notes))
 
 
 def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", terminal: bool = False,
-         collapse: bool | None = None) -> list[TableDoc]:
-    """The tables of ``view``; the question-and-answer notes go under the last one."""
+         collapse: bool | None = None, screen: Screen | None = None) -> list[TableDoc]:
+    """The tables of ``view``. The notes under the last one are short: the verdict for this network
+    and where the answers are; ``--explain`` (``TableDoc.details``) adds the answers themselves."""
     out: list[TableDoc] = []
     extra: list[str] = []
     if view in ("network", "all"):
@@ -525,28 +527,20 @@ def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", termin
         else:
             extra.append(no_options_reason(s)[0].upper() + no_options_reason(s)[1:] + ".")
     if view in ("blocks", "all") or not out:
-        out.append(blocks_table(s, metric, terminal, collapse))
+        out.append(blocks_table(s, metric, terminal, collapse, screen))
     last = out[-1]
-    extra += notes(s)
+    extra.append(EXPLAIN_HINT)
+    details = [*notes(s)]
     if terminal:
-        extra.append("Bars: grey = main path; coloured = shortcut (█: this spec has it; ░: a projection if one were added).")
-    extra.append(CONVENTION)
-    out[-1] = TableDoc(last.title, last.columns, last.rows, (*last.notes, *extra))
+        details.append("Bars: grey = main path; coloured = shortcut (█: this spec has it; ░: a projection if one were added).")
+    details.append(CONVENTION)
+    out[-1] = replace(last, notes=(*last.notes, *extra), details=(*last.details, *details))
     return out
 
 
-def to_rich_tables(docs_: list[TableDoc]) -> list[Any]:
-    """Rich tables whose bar column never wraps or truncates."""
-    from .tables import to_rich
-
-    tables = []
-    for d in docs_:
-        t: Any = to_rich(d)
-        if d.columns and d.columns[-1].key == "bar":
-            t.columns[-1].no_wrap = True
-            t.columns[-1].min_width = BAR_WIDTH
-        tables.append(t)
-    return tables
+#: The one line under ``shortcuts`` that says where the longer answers are.
+EXPLAIN_HINT: Final = ("--explain answers: does a projection have weights, what does option A leave out, "
+                       "why identity matters most in bottlenecks, where the errors come from.")
 
 
 __all__ = [

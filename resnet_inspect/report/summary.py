@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from ..counts import Analysis, BlockCount, BlockRun, Tally, extra_tally
+from ..counts import Analysis, BlockCount, BlockRun, StageCount, Tally, extra_tally
 from ..plan import Block, Shape
 from ..units import human, percent
+from .layout import Screen
 from .style import CONVENTION, EXTRA_LABELS, SHORTCUT_LABELS, shortcut_markup
 from .tables import Cell, Column, Row, TableDoc, cell
 
@@ -108,17 +109,21 @@ def to_json(a: Analysis) -> dict[str, Any]:
     }
 
 
-_COLUMNS = (
-    Column("block", "name"),
-    Column("kind", "kind"),
-    Column("in → out", "shape"),
-    Column("stride", "stride", "right"),
-    Column("shortcut", "shortcut"),
-    Column("params (main)", "params_main", "right"),
-    Column("params (shortcut)", "params_shortcut", "right"),
-    Column("MACs", "macs", "right"),
-    Column("share", "macs_share", "right"),
-)
+def _columns(depth: Depth) -> tuple[Column, ...]:
+    """The summary's columns; on a narrow terminal the shapes compact to the output shape first,
+    then the share, stride and kind columns go (``report.layout``)."""
+    return (
+        Column("block" if depth == "block" else "stage", "name"),
+        Column("kind", "kind", drop=5),
+        Column("in → out", "shape", compact=2, short_header="out"),
+        Column("stride", "stride", "right", drop=4),
+        Column("shortcut", "shortcut", wrap=depth == "stage"),
+        Column("main params", "params_main", "right"),
+        Column("shortcut params", "params_shortcut", "right"),
+        Column("total MACs", "macs", "right"),
+        Column("shortcut MACs", "macs_shortcut", "right"),
+        Column("% of all MACs", "macs_share", "right", drop=3),
+    )
 
 
 def _num(value: int) -> Cell:
@@ -148,93 +153,130 @@ def _share(part: int, whole: int) -> Cell:
     return cell(percent(part, whole), round(part / whole, 6) if whole else 0)
 
 
+def _shape_cell(in_shape: Shape, out: Shape | str) -> Cell:
+    out_text = out if isinstance(out, str) else shape_text(out)
+    return cell(f"{shape_text(in_shape)} → {out_text}", short=out_text)
+
+
+def _counts_cells(main: Tally, shortcut: Tally | None, total: Tally, grand: int) -> tuple[Cell, ...]:
+    """main params, shortcut params, total MACs, shortcut MACs, share: a shortcut of
+    ``None`` (stem, head) leaves its cells empty."""
+    sp = _num(shortcut.params) if shortcut is not None else cell("")
+    sm = _num(shortcut.macs) if shortcut is not None else cell("")
+    return _num(main.params), sp, _num(total.macs), sm, _share(total.macs, grand)
+
+
 def _block_row(b: BlockCount, grand: int) -> Row:
     blk = b.block
-    shape = f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}"
     return Row((
-        cell(blk.name), cell(block_kind_text(blk)), cell(shape), cell(blk.stride, blk.stride), _shortcut_cell(blk),
-        _num(b.main.params), _num(b.shortcut.params), _num(b.total.macs), _share(b.total.macs, grand),
+        cell(blk.name), cell(block_kind_text(blk)), _shape_cell(blk.in_shape, blk.out_shape), cell(blk.stride, blk.stride),
+        _shortcut_cell(blk), *_counts_cells(b.main, b.shortcut, b.total, grand),
     ), kind="block")
 
 
-def _plain_row(label: str, kind: str, t: Tally, grand: int, row_kind: str, shape: str = "",
-               style: str = "", shortcuts: str = "", shortcut_params: int | None = None,
-               main_params: int | None = None) -> Row:
-    sp = _num(shortcut_params) if shortcut_params is not None else cell("")
-    mp = main_params if main_params is not None else t.params
+def _plain_row(label: str, kind: str, main: Tally, shortcut: Tally | None, total: Tally, grand: int, row_kind: str,
+               shape: Cell | None = None, style: str = "", shortcuts: str = "") -> Row:
     return Row((
-        cell(label), cell(kind), cell(shape), cell(""), Cell(shortcuts, shortcuts or None, None),
-        _num(mp), sp, _num(t.macs), _share(t.macs, grand),
+        cell(label), cell(kind), shape or cell(""), cell(""), Cell(shortcuts, shortcuts or None, None),
+        *_counts_cells(main, shortcut, total, grand),
     ), style=style, kind=row_kind)
 
 
-#: Above this many blocks the table collapses runs of identical blocks unless asked not to.
-COLLAPSE_ABOVE = 64
+#: Lines of a block-depth summary besides its block rows, per stage (a rule and a total) and in
+#: all (title, header, stem, head, total, their rules, notes): what decides collapsing on a terminal.
+LINES_PER_STAGE: Final = 2
+LINES_AROUND: Final = 14
+
+
+def run_label(first: Block, last: Block, n: int) -> str:
+    """``layer3.1–35 ×35``: a run of identical blocks, short enough for an 80-column table."""
+    return f"{first.name}–{last.name.rsplit('.', 1)[1]} ×{n}"
 
 
 def _run_row(run: BlockRun, grand: int) -> Row:
     first, last = run.first.block, run.last.block
-    n = len(run.blocks)
-    label = f"{first.name}–{last.name.rsplit('.', 1)[1]} (×{n})"
-    shape = f"{shape_text(first.in_shape)} → {shape_text(first.out_shape)}"
     return Row((
-        cell(label), cell(block_kind_text(first)), cell(shape), cell(first.stride, first.stride), _shortcut_cell(first),
-        _num(run.main.params), _num(run.shortcut.params), _num(run.total.macs), _share(run.total.macs, grand),
+        cell(run_label(first, last, len(run.blocks))), cell(block_kind_text(first)), _shape_cell(first.in_shape, first.out_shape),
+        cell(first.stride, first.stride), _shortcut_cell(first), *_counts_cells(run.main, run.shortcut, run.total, grand),
     ), kind="run")
 
 
-def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = None) -> TableDoc:
+def should_collapse(a: Analysis, screen: Screen | None) -> bool:
+    """Collapse runs of identical blocks when the rows would not fit the terminal's height (off a
+    terminal: above ``COLLAPSE_OFF_SCREEN`` blocks); only worth it when some run has two blocks."""
+    if len(a.blocks) == len(a.runs()):
+        return False
+    return (screen or Screen()).collapse(len(a.blocks), LINES_PER_STAGE * len(a.stages) + LINES_AROUND)
+
+
+def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = None,
+                  screen: Screen | None = None) -> TableDoc:
     """The summary as a table. ``collapse`` merges runs of identical blocks into one row (``×N``,
-    with the run's totals); by default only for networks of more than ``COLLAPSE_ABOVE`` blocks."""
+    with the run's totals); by default when the rows would not fit ``screen`` (``should_collapse``)."""
     grand = a.total.macs
     plan = a.plan
     if collapse is None:
-        collapse = len(a.blocks) > COLLAPSE_ABOVE
-    runs_by_stage: dict[int, list[BlockRun]] = {}
-    if depth == "block" and collapse:
-        for run in a.runs():
-            runs_by_stage.setdefault(run.first.block.stage, []).append(run)
-    rows: list[Row] = []
-    rows.append(_plain_row("stem", plan.stem_label, a.stem, grand, "stem",
-                           f"{shape_text(plan.input_shape)} → {shape_text(plan.stem_out)}"))
+        collapse = should_collapse(a, screen)
+    collapse = collapse and depth == "block"
+    rows: list[Row] = [_plain_row("stem", plan.stem_label, a.stem, None, a.stem, grand, "stem",
+                                  _shape_cell(plan.input_shape, plan.stem_out))]
     for s in a.stages:
-        first, last = s.blocks[0].block, s.blocks[-1].block
-        kinds = ", ".join(f"{n}x {SHORTCUT_LABELS[k]}" for k, n in s.shortcut_kinds.items())
-        label = f"layer{s.stage}" if depth == "block" else f"layer{s.stage} ({len(s.blocks)} blocks)"
-        shape = f"{shape_text(first.in_shape)} → {shape_text(last.out_shape)}"
-        if depth == "block":
-            stage_rows = (
-                [_run_row(r, grand) if len(r.blocks) > 1 else _block_row(r.first, grand) for r in runs_by_stage[s.stage]]
-                if collapse else [_block_row(b, grand) for b in s.blocks]
-            )
-            for i, row in enumerate(stage_rows):
-                rows.append(Row(row.cells, row.style, rule_before=i == 0, kind=row.kind))
-        rows.append(_plain_row(
-            f"{label} total" if depth == "block" else label, f"{len(s.blocks)} blocks", s.total, grand,
-            "stage", shape if depth == "stage" else "", style="bold" if depth == "block" else "",
-            shortcuts=kinds, shortcut_params=s.shortcut.params, main_params=s.main.params,
-        ))
+        rows += _stage_rows(a, s, depth, collapse, grand)
     head_in = plan.head[0].in_shape if plan.head else plan.blocks[-1].out_shape
-    head = _plain_row("head", _head_label(a), a.head, grand, "head", f"{shape_text(head_in)} → {plan.num_classes}")
+    head = _plain_row("head", _head_label(a), a.head, None, a.head, grand, "head", _shape_cell(head_in, str(plan.num_classes)))
     rows.append(Row(head.cells, head.style, rule_before=True, kind="head"))
-    total_row = _plain_row(
-        "total", f"{plan.depth} layers", a.total, grand, "total", style="bold",
-        shortcut_params=a.shortcut_total.params, main_params=a.total.params - a.shortcut_total.params,
-    )
+    main_total = Tally(a.total.params - a.shortcut_total.params, a.total.macs - a.shortcut_total.macs)
+    total_row = _plain_row("total", f"{plan.depth} layers", main_total, a.shortcut_total, a.total, grand, "total", style="bold")
     rows.append(Row(total_row.cells, total_row.style, rule_before=True, kind="total"))
-    counts = a.shortcut_kinds()
-    _, h, w = plan.input_shape
-    notes = (
+    return TableDoc(f"{a.name}: {describe(a)}", _columns(depth), tuple(rows), _summary_notes(a, collapse), _summary_details(a))
+
+
+def _stage_rows(a: Analysis, s: StageCount, depth: Depth, collapse: bool, grand: int) -> list[Row]:
+    rows: list[Row] = []
+    if depth == "block":
+        if collapse:
+            runs = [r for r in a.runs() if r.first.block.stage == s.stage]
+            stage_rows = [_run_row(r, grand) if len(r.blocks) > 1 else _block_row(r.first, grand) for r in runs]
+        else:
+            stage_rows = [_block_row(b, grand) for b in s.blocks]
+        rows += [Row(row.cells, row.style, rule_before=i == 0, kind=row.kind) for i, row in enumerate(stage_rows)]
+    first, last = s.blocks[0].block, s.blocks[-1].block
+    kinds = ", ".join(f"{n} {SHORTCUT_LABELS[k]}" for k, n in s.shortcut_kinds.items())
+    rows.append(_plain_row(
+        f"layer{s.stage} total" if depth == "block" else f"layer{s.stage} ({len(s.blocks)} blocks)", f"{len(s.blocks)} blocks",
+        s.main, s.shortcut, s.total, grand, "stage",
+        _shape_cell(first.in_shape, last.out_shape) if depth == "stage" else None,
+        style="bold" if depth == "block" else "", shortcuts="" if depth == "block" else kinds,
+    ))
+    return rows
+
+
+def _summary_notes(a: Analysis, collapsed: bool) -> tuple[str, ...]:
+    """One short line of totals, then only what this network needs said (its source, unusual
+    blocks, collapsed runs)."""
+    _, h, w = a.plan.input_shape
+    kinds = ", ".join(f"{n} {SHORTCUT_LABELS[k]}" for k, n in a.shortcut_kinds().items())
+    return (
         *source_notes(a),
-        f"{human(a.total.params)} params ({human(a.batch_norm_params)} of them in BatchNorm), {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs), "
-        f"{human(a.total.activations)} activations at {h}x{w}.",
-        f"shortcuts: {', '.join(f'{n} {SHORTCUT_LABELS[k]}' for k, n in counts.items())}.",
+        f"{human(a.total.params)} params, {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs) at {h}x{w}; "
+        f"shortcuts: {kinds}.",
         *unusual_block_notes(a),
-        *(("runs of identical blocks are collapsed into one row (×N, run totals); --all-blocks shows every block.",)
-          if collapse and depth == "block" else ()),
+        *(("×N rows: runs of N identical blocks (run totals); --all-blocks shows every block.",) if collapsed else ()),
+    )
+
+
+def _summary_details(a: Analysis) -> tuple[str, ...]:
+    """What ``--explain`` adds: the counting convention and what the columns mean."""
+    sc = a.shortcut_total
+    return (
+        f"{human(a.batch_norm_params)} of the params are BatchNorm's; {human(a.total.activations)} activations "
+        "(every layer's output values) at batch 1.",
+        f"The shortcuts hold {human(sc.params)} params and {human(sc.macs)} MACs "
+        f"({percent(sc.params, a.total.params)} and {percent(sc.macs, a.total.macs)} of the network): "
+        "main params + shortcut params = the block's params; total MACs include the shortcut MACs.",
+        "% of all MACs: the row's share of the whole network's MACs.",
         CONVENTION,
     )
-    return TableDoc(f"{a.name}: {describe(a)}", _COLUMNS, tuple(rows), notes)
 
 
 def _head_label(a: Analysis) -> str:

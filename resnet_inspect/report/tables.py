@@ -1,4 +1,5 @@
-"""A small table model that every command fills and that renders as a rich table, Markdown or CSV.
+"""A small table model that every command fills and that renders as a terminal table
+(``report.layout``), Markdown or CSV.
 
 Commands build a ``TableDoc`` from engine results; the renderers only lay it out. Cells carry the
 exact value (``raw``) beside the human text, so CSV gets ``25557032`` where the terminal shows
@@ -11,19 +12,25 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from typing import Literal
 
 Justify = Literal["left", "right", "center"]
 
 
 @dataclass(frozen=True)
 class Column:
+    """A column, and how it gives way on a narrow terminal (``report.layout``): ``drop`` and
+    ``compact`` rank when it goes or switches to its cells' short texts (1 first; 0 never); only a
+    ``wrap`` column (free text) may wrap; ``min_width`` keeps a bar whole."""
+
     header: str
     key: str
     justify: Justify = "left"
+    drop: int = 0
+    compact: int = 0
+    wrap: bool = False
+    min_width: int = 0
+    short_header: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class Cell:
     text: str
     raw: object = None
     markup: str | None = None  # rich markup for the terminal; ``text`` elsewhere
+    short: str | None = None  # the text of a compacted column (``64x56x56`` for ``3x224x224 → 64x56x56``)
 
     @property
     def value(self) -> object:
@@ -51,45 +59,14 @@ class TableDoc:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    details: tuple[str, ...] = field(default_factory=tuple)  # the longer explanations, with --explain
 
 
-def cell(text: object, raw: object = None, markup: str | None = None) -> Cell:
-    return Cell(str(text), raw, markup)
+def cell(text: object, raw: object = None, markup: str | None = None, short: str | None = None) -> Cell:
+    return Cell(str(text), raw, markup, short)
 
 
-def to_rich(doc: TableDoc) -> object:
-    """The rich renderable (a Table, with the notes as its caption)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    # Titles and notes carry names from outside (a SPEC, a file, a module path): as ``Text`` they are
-    # never read as markup, and rich strips control codes from them.
-    table = Table(
-        title=Text(doc.title), box=box.SIMPLE_HEAD, title_justify="left", title_style="bold",
-        caption=Text("\n".join(doc.notes)) if doc.notes else None, caption_justify="left",
-        caption_style="dim", pad_edge=False,
-    )
-    for col in doc.columns:
-        table.add_column(col.header, justify=col.justify, no_wrap=col.justify == "right")
-    for row in doc.rows:
-        if row.rule_before and table.row_count:
-            table.add_section()
-        table.add_row(*(c.markup if c.markup is not None else _escape(c.text) for c in row.cells), style=row.style or None)
-    return table
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def print_rich(doc: TableDoc, console: Console) -> None:
-    console.print(to_rich(doc))
-
-
-def to_markdown(doc: TableDoc) -> str:
+def to_markdown(doc: TableDoc, explain: bool = False) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -102,7 +79,7 @@ def to_markdown(doc: TableDoc) -> str:
         if row.kind in ("stage", "total"):
             texts = [f"**{t}**" if t else t for t in texts]
         lines.append("| " + " | ".join(texts) + " |")
-    for note in doc.notes:  # one paragraph per note
+    for note in (*doc.notes, *doc.details) if explain else doc.notes:  # one paragraph per note
         lines += ["", f"_{esc(note)}_"]
     return "\n".join(lines) + "\n"
 
