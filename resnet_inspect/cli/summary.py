@@ -140,7 +140,7 @@ def presets(
     def docs() -> list[TableDoc]:
         cols = (Column("preset", "name"), Column("family", "family", drop=1), Column("params", "params", "right"),
                 Column("MACs", "macs", "right"), Column("input", "input_size", "right"),
-                Column("description", "description", wrap=True))
+                Column("description", "description", wrap=True, min_width=30))
         rows = tuple(Row((cell(p.name), cell(p.family), cell(human(a.total.params), a.total.params),
                           cell(human(a.total.macs), a.total.macs),
                           cell(f"{p.spec.input_size}²", p.spec.input_size), cell(p.description)), kind="preset")

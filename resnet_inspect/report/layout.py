@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: Columns are separated by two spaces (rich: a one-space divider plus one of right padding).
 GAP: Final = 2
 #: A wrapping column (free text) keeps at least this many characters when the table is squeezed.
-WRAP_MIN: Final = 24
+WRAP_MIN: Final = 16
 #: Off a terminal (pipes, files, Markdown), runs of identical blocks collapse above this many blocks.
 COLLAPSE_OFF_SCREEN: Final = 24
 
@@ -81,7 +81,10 @@ def _column_width(col: Column, cells: Sequence[Cell], compact: bool, terminal: b
     body = max(body, col.min_width)
     header = split_header(col.header, body) if terminal else col.header
     natural = max(body, _cell_len(header))
-    return min(natural, WRAP_MIN) if col.wrap and terminal else natural
+    if col.wrap and terminal:  # free text wraps by words: never narrower than its longest word
+        longest = max((_cell_len(w) for c in cells for w in c.text.split()), default=0)
+        return max(min(natural, max(WRAP_MIN, col.min_width)), longest)
+    return natural
 
 
 def _widths(doc: TableDoc, terminal: bool) -> list[tuple[int, int]]:
@@ -118,11 +121,19 @@ def fit(doc: TableDoc, width: int) -> TableDoc:
     def need() -> int:
         return _total([widths[i][i in compact] for i in range(len(widths)) if i not in dropped])
 
+    applied: list[tuple[int, int]] = []
     for rank in sorted({r for r, _, _ in steps}):  # columns of one rank give way together
         if need() <= width:
             break
         for _, is_drop, i in (st for st in steps if st[0] == rank):
             (dropped if is_drop else compact).add(i)
+            applied.append((is_drop, i))
+    # Give back what still fits, the last to go first (a later rank matters more).
+    for is_drop, i in reversed(applied):
+        chosen = dropped if is_drop else compact
+        chosen.discard(i)
+        if need() > width:
+            chosen.add(i)
     return reduced(doc, dropped, compact)
 
 
@@ -154,7 +165,7 @@ def rich_table(doc: TableDoc, terminal: bool = True) -> Any:
         body = max(max((_cell_width(c, False) for c in cells), default=0), col.min_width)
         header = split_header(col.header, body) if terminal else col.header
         if col.wrap:
-            table.add_column(header, justify=col.justify, overflow="fold", min_width=min(body, WRAP_MIN))
+            table.add_column(header, justify=col.justify, overflow="fold", min_width=_column_width(col, cells, False, True))
         else:
             table.add_column(header, justify=col.justify, no_wrap=True, min_width=max(body, _cell_len(header)))
     for row in doc.rows:

@@ -455,14 +455,15 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
     """Every block: main path, and what identity / zero-pad / projection would cost there.
     ``collapse`` shows a run of identical blocks as one row (per-block numbers, ``×N``); by default
     when the rows would not fit ``screen``, as in ``summary``. A narrow terminal drops the bar,
-    compacts the shapes, then drops the identity / zero-pad column (0 or n/a), the stride, and the
-    MACs ratio, in that order; the block, its shortcut and the projection's cost stay."""
+    compacts the shapes, then drops the identity / zero-pad column (0 or n/a), the stride, the
+    ratio of the other metric and the shapes, in that order; the block, its shortcut and the
+    projection's cost stay."""
     if collapse is None:
         collapse = should_collapse(s.analysis, screen)
     groups = _runs(s) if collapse else [[b] for b in s.blocks]
     unit = {"params": "params", "macs": "MACs"}[metric]
     cols = [
-        Column("block", "name"), Column("in → out", "shape", compact=2, short_header="out"),
+        Column("block", "name"), Column("in → out", "shape", compact=2, drop=6, short_header="out"),
         Column("stride", "stride", "right", drop=4), Column("shortcut", "shortcut"),
         Column("main params", "main_params", "right"), Column("main MACs", "main_macs", "right"),
     ]
@@ -474,8 +475,9 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
     cols += [
         Column("proj params", "projection_params", "right"),
         Column("proj MACs", "projection_macs", "right"),
-        Column("proj/main params", "ratio_params", "right"),
-        Column("proj/main MACs", "ratio_macs", "right", drop=5),
+        # The ratio of the metric not asked for goes first.
+        Column("proj/main params", "ratio_params", "right", drop=5 if metric == "macs" else 0),
+        Column("proj/main MACs", "ratio_macs", "right", drop=5 if metric == "params" else 0),
     ]
     if terminal:
         cols.append(Column(f"{unit}: main+proj", "bar", drop=1, min_width=BAR_WIDTH))

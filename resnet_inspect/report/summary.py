@@ -111,11 +111,11 @@ def to_json(a: Analysis) -> dict[str, Any]:
 
 def _columns(depth: Depth) -> tuple[Column, ...]:
     """The summary's columns; on a narrow terminal the shapes compact to the output shape first,
-    then the share, stride and kind columns go (``report.layout``)."""
+    then the share, stride and kind columns go, and last the shapes (``report.layout``)."""
     return (
         Column("block" if depth == "block" else "stage", "name"),
         Column("kind", "kind", drop=5),
-        Column("in → out", "shape", compact=2, short_header="out"),
+        Column("in → out", "shape", compact=2, drop=6, short_header="out"),
         Column("stride", "stride", "right", drop=4),
         Column("shortcut", "shortcut", wrap=depth == "stage"),
         Column("main params", "params_main", "right"),

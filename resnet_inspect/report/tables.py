@@ -21,7 +21,8 @@ Justify = Literal["left", "right", "center"]
 class Column:
     """A column, and how it gives way on a narrow terminal (``report.layout``): ``drop`` and
     ``compact`` rank when it goes or switches to its cells' short texts (1 first; 0 never); only a
-    ``wrap`` column (free text) may wrap; ``min_width`` keeps a bar whole."""
+    ``wrap`` column (free text) may wrap, at no less than ``min_width`` when it can; other columns
+    keep ``min_width`` (a bar) whole."""
 
     header: str
     key: str
