@@ -243,7 +243,8 @@ def _stage_rows(a: Analysis, s: StageCount, depth: Depth, collapse: bool, grand:
     first, last = s.blocks[0].block, s.blocks[-1].block
     kinds = ", ".join(f"{n} {SHORTCUT_LABELS[k]}" for k, n in s.shortcut_kinds.items())
     rows.append(_plain_row(
-        f"layer{s.stage} total" if depth == "block" else f"layer{s.stage} ({len(s.blocks)} blocks)", f"{len(s.blocks)} blocks",
+        f"layer{s.stage} total" if depth == "block" else f"layer{s.stage} ({len(s.blocks)} blocks)",
+        f"{len(s.blocks)} blocks" if depth == "block" else " / ".join(dict.fromkeys(block_kind_text(b.block) for b in s.blocks)),
         s.main, s.shortcut, s.total, grand, "stage",
         _shape_cell(first.in_shape, last.out_shape) if depth == "stage" else None,
         style="bold" if depth == "block" else "", shortcuts="" if depth == "block" else kinds,
