@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, guard_outputs, handle_errors, input_files
+from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, guard_outputs, handle_errors, input_files, screen
 from .progress import progress
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def inspect(
         }
 
     emit(fmt, output, data=data,
-         docs=lambda: _docs(loaded, rec, notes, analysis, depth))
+         docs=lambda: _docs(loaded, rec, notes, analysis, depth, screen(fmt, output)))
     if strict and not rec.exact:
         raise CheckFailed(
             f"{len(rec.unmapped)} tensor(s) unmapped and {len(rec.missing)} expected parameter(s) missing; "
@@ -154,7 +154,7 @@ def _inspect_module(target: str, input_size: int | None, shortcut: str | None, e
          data=lambda: {"schema_version": 1, "source": target, "source_kind": "module",
                        "recovered": matched.to_dict() if matched is not None else None,
                        "notes": list(analysis.plan.notes), "summary": report.to_json(analysis)},
-         docs=lambda: [report.summary_table(analysis, "stage" if depth == "stage" else "block")])
+         docs=lambda: [report.summary_table(analysis, "stage" if depth == "stage" else "block", screen=screen(fmt, output))])
     if strict and matched is None:
         raise CheckFailed(f"no spec describes {target[:120]} exactly: {_why(analysis)}")
 
@@ -235,11 +235,11 @@ def _difference_doc(loaded: Loaded, rec: Recovery, analysis: Analysis) -> TableD
     rows += [Row((cell(f"  {d.block}", d.block), num(d.params, True), cell(printable(d.why, 400))), kind="difference_block")
              for d in rec.differences]
     return TableDoc(markup_safe(headline(loaded, rec, spec_params)),
-                    (Column("", "what"), Column("parameters", "params", "right"), Column("detail", "detail")),
+                    (Column("", "what"), Column("parameters", "params", "right"), Column("detail", "detail", wrap=True)),
                     tuple(rows))
 
 
-def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, depth: str) -> list[TableDoc]:
+def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, depth: str, where: Any = None) -> list[TableDoc]:
     from dataclasses import replace
 
     from ..naming import markup_safe
@@ -261,10 +261,10 @@ def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, d
     )
     docs = [_difference_doc(loaded, rec, analysis),
             TableDoc(f"recovered architecture ({rec.layout} names)",
-                     (Column("field", "field"), Column("value", "value"), Column("from", "evidence")),
+                     (Column("field", "field"), Column("value", "value"), Column("from", "evidence", wrap=True)),
                      tuple(rows), tuple(markup_safe(n) for n in (match + ".", *notes)))]
     docs += _tensor_docs(rec)
-    summary = report.summary_table(analysis, "stage" if depth == "stage" else "block")
+    summary = report.summary_table(analysis, "stage" if depth == "stage" else "block", screen=where)
     prefix = "summary of the recovered spec" + (
         "" if rec.exact else f" (not the checkpoint: {analysis.total.params - rec.checkpoint_params:+,} parameters)")
     docs.append(replace(summary, title=f"{prefix}: {summary.title}"))
@@ -286,7 +286,7 @@ def _tensor_docs(rec: Recovery) -> list[TableDoc]:
     if sc_rows:
         docs.append(TableDoc("shortcut weights",
                              (Column("block", "block"), Column("seen in weights", "seen"),
-                              Column("in the checkpoint", "source")), sc_rows))
+                              Column("in the checkpoint", "source", wrap=True)), sc_rows))
     if rec.unmapped or rec.missing:
         bad = [Row((cell(printable(u.key)), cell("x".join(map(str, u.shape)) or "scalar", list(u.shape)),
                     cell(u.block), cell(u.reason)), kind="unmapped") for u in rec.unmapped]
@@ -295,7 +295,7 @@ def _tensor_docs(rec: Recovery) -> list[TableDoc]:
                 for k in rec.missing]
         docs.append(TableDoc("tensors not accounted for",
                              (Column("key", "key"), Column("shape", "shape"), Column("block", "block"),
-                              Column("reason", "reason")), tuple(bad)))
+                              Column("reason", "reason", wrap=True)), tuple(bad)))
     return docs
 
 

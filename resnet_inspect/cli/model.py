@@ -224,7 +224,7 @@ def conformance_table(result: Any) -> TableDoc:
                  else f"{sum(1 for b in result.blocks if not b.ok)} block(s) differ (listed on stderr).")
     return TableDoc(f"verify {result.module_name} against {result.spec_name}",
                     (Column("block", "name"), Column("module block", "module_block"), Column("ok", "ok", "center"),
-                     Column("differences", "differences")), tuple(rows), tuple(notes))
+                     Column("differences", "differences", wrap=True)), tuple(rows), tuple(notes))
 
 
 def _mark(ok: bool) -> tuple[str, str]:
