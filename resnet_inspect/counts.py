@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .plan import Block, Extra, Layer, Plan, ShortcutKind, make_plan
+from .receptive import ReceptiveFields, receptive_fields
 from .spec import ResNetSpec
 
 #: The keys of ``macs_by_op`` in the JSON report, in report order.
@@ -249,6 +250,10 @@ class Analysis:
     @property
     def shortcut_total(self) -> Tally:
         return total(s.shortcut for s in self.stages)
+
+    def receptive_fields(self) -> ReceptiveFields:
+        """Every unit's receptive field and effective stride (``resnet_inspect.receptive``)."""
+        return receptive_fields(self.plan)
 
 
 def _bn_params(layers: Iterable[Layer]) -> int:

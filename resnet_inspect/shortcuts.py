@@ -26,6 +26,7 @@ from typing import Final
 
 from .counts import Analysis, analyze, count_layers
 from .errors import SpecError
+from .memory import saved_activations, training_memory
 from .paper import PaperResult, paper_result
 from .plan import PROJECTION_KINDS, Block, Layer, ShortcutKind, shortcut_path
 from .spec import ResNetSpec
@@ -91,6 +92,18 @@ class OptionCost:
     @property
     def shortcut_macs(self) -> int:
         return self._a().shortcut_total.macs
+
+    @property
+    def activations_bytes(self) -> int:
+        """What a training-mode forward saves for backward, batch 1, fp32 (``memory``): a
+        projection's conv and BN save their inputs too."""
+        return saved_activations(self._a(), "fp32").total.at(1)
+
+    @property
+    def training_bytes(self) -> int:
+        """A training step's memory at batch 1, fp32, SGD with momentum: saved activations,
+        weights, gradients and the momentum buffer (``memory``)."""
+        return training_memory(self._a(), 1, "fp32", "momentum").total_bytes
 
     @property
     def kinds(self) -> dict[ShortcutKind, int]:

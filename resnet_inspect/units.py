@@ -1,7 +1,8 @@
 """Human-readable numbers: ``25.56 M`` out, ``26M`` / ``4.2G`` / ``1_000`` in.
 
-Decimal (SI) prefixes throughout, as in the papers and torchvision's metadata (4.09 GFLOPS means
-4.09e9), never binary ones.
+Counts (parameters, MACs) take decimal (SI) prefixes, as in the papers and torchvision's metadata
+(4.09 GFLOPS means 4.09e9). Bytes take binary ones (KiB, MiB, GiB), as GPU memory is quoted: a
+"24 GB" card holds 24 GiB.
 """
 
 from __future__ import annotations
@@ -51,3 +52,35 @@ def parse_count(text: str) -> int:
     number, suffix = m.groups()
     scaled = float(number.replace("_", "")) * _SUFFIX_VALUE[suffix.upper()]
     return round(scaled)
+
+
+_BYTE_UNITS: Final = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+_BYTE_SUFFIX: Final = {
+    "": 1, "B": 1, "K": 2**10, "KIB": 2**10, "M": 2**20, "MIB": 2**20, "G": 2**30, "GIB": 2**30, "T": 2**40, "TIB": 2**40,
+    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+}
+_BYTES: Final = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?|\.[0-9]+)\s*([a-zA-Z]{0,3})\s*$")
+
+
+def human_bytes(value: int, digits: int = 2) -> str:
+    """``86334464 -> '82.33 MiB'``, ``512 -> '512 B'``."""
+    for scale, unit in _BYTE_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}f} {unit}"
+    return f"{value} B"
+
+
+def parse_bytes(text: str) -> int:
+    """``'24GiB' -> 25769803776``, ``'24G'`` the same, ``'80GB' -> 80000000000``, ``'512MiB'``.
+
+    A bare K/M/G/T is binary (as in ``--fit 24G`` for a 24 GB card); ``GB`` and the like are
+    decimal. Raises ``ValueError`` naming the accepted forms."""
+    m = _BYTES.match(str(text)[:64])
+    unit = m.group(2).upper() if m else ""
+    if not m or unit not in _BYTE_SUFFIX:
+        shown = str(text)[:40]
+        raise ValueError(f"{shown!r} is not a size; write a number with B, KiB, MiB, GiB or TiB (e.g. 24GiB, 512MiB, 80GB)")
+    value = float(m.group(1).replace("_", "")) * _BYTE_SUFFIX[unit]
+    if not value < 2**60:  # also inf, from a number of hundreds of digits
+        raise ValueError(f"{str(text)[:40]!r} is larger than any memory (at most 1 EiB)")
+    return int(value)

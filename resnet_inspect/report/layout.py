@@ -79,7 +79,8 @@ def split_header(header: str, width: int) -> str:
 def _column_width(col: Column, cells: Sequence[Cell], compact: bool, terminal: bool) -> int:
     body = max((_cell_width(c, compact) for c in cells), default=0)
     body = max(body, col.min_width)
-    header = split_header(col.header, body) if terminal else col.header
+    title = col.short_header if compact and col.short_header else col.header
+    header = split_header(title, body) if terminal else title
     natural = max(body, _cell_len(header))
     if col.wrap and terminal:  # free text wraps by words: never narrower than its longest word
         longest = max((_cell_len(w) for c in cells for w in c.text.split()), default=0)

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 from ..paper import SOURCE, PaperResult
 from ..plan import PROJECTION_KINDS, Block
 from ..shortcuts import OPTIONS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
-from ..units import human, percent, signed_human
+from ..units import human, human_bytes, percent, signed_human
 from .layout import Screen
 from .style import CONVENTION, SHORTCUT_COLORS, shortcut_markup
 from .summary import run_label, shape_text, shortcut_label, should_collapse, source_json, spec_json
@@ -88,13 +88,14 @@ def _option_json(s: ShortcutStudy, o: OptionCost) -> dict[str, Any]:
     }
     if not o.available:
         doc.update({k: None for k in ("params", "macs", "shortcut_params", "shortcut_macs", "projections",
-                                       "shortcuts", "delta")})
+                                       "shortcuts", "activations_bytes", "training_bytes", "delta")})
     else:
         dp, dm = s.delta(o.option, "params"), s.delta(o.option, "macs")
         doc.update({
             "params": o.params, "macs": o.macs,
             "shortcut_params": o.shortcut_params, "shortcut_macs": o.shortcut_macs,
-            "projections": o.projections, "shortcuts": dict(o.kinds),
+            "projections": o.projections, "shortcuts": dict(o.kinds), "activations_bytes": o.activations_bytes,
+            "training_bytes": o.training_bytes,
             "delta": {"params": dp, "params_pct": _pct(dp, base.params), "macs": dm, "macs_pct": _pct(dm, base.macs)},
         })
     doc["paper"] = o.paper.to_dict() if o.paper else None
@@ -378,22 +379,23 @@ def _paper_cells(pr: PaperResult | None) -> tuple[Cell, Cell]:
 def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = False) -> TableDoc:
     """The options side by side. ``terminal`` merges each difference with its per cent and adds the
     bar column; Markdown and CSV keep one value per column. A narrow terminal drops the bar, then
-    shows the differences as per cents only, then drops the projection count, top-5 and the
-    option's description (``report.layout``); the option and the numbers stay."""
+    shows the differences as per cents only, then drops the projection count and top-5, the
+    training memory and the option's description (``report.layout``); the option and the numbers stay."""
     cols = [
-        Column("option", "option"), Column("shortcuts", "description", drop=5),
+        Column("option", "option"), Column("shortcuts", "description", drop=6),
         Column("params", "params", "right"), Column("MACs", "macs", "right"),
         Column("shortcut params", "shortcut_params", "right"),
         Column("shortcut MACs", "shortcut_macs", "right"),
         Column("proj." if terminal else "projections", "projections", "right", drop=3),
+        Column("memory (batch 1)", "training_bytes", "right", drop=5),
     ]
     if terminal:
-        cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right", compact=2),
-                 Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right", compact=2)]
+        cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right", compact=2, short_header="Δ % params"),
+                 Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right", compact=2, short_header="Δ % MACs")]
     else:
         cols += [Column(f"Δ params vs {s.baseline}", "delta_params", "right"), Column("Δ params %", "delta_params_pct", "right"),
                  Column(f"Δ MACs vs {s.baseline}", "delta_macs", "right"), Column("Δ MACs %", "delta_macs_pct", "right")]
-    cols += [Column("top-1 %", "paper_top1", "right"), Column("top-5 %", "paper_top5", "right", drop=4)]
+    cols += [Column("top-1 %", "paper_top1", "right"), Column("top-5 %", "paper_top5", "right", drop=3)]
     if terminal:
         cols.append(Column(f"{metric}: main+shortcut", "bar", drop=1, min_width=BAR_WIDTH))
     avail = [o for o in s.options if o.available]
@@ -412,6 +414,7 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
         cells = [
             label, cell((OPTION_SHORT if terminal else OPTION_LABELS)[o.option]), _num(o.params), _num(o.macs),
             _num(o.shortcut_params), _num(o.shortcut_macs), cell(o.projections, o.projections),
+            cell(human_bytes(o.training_bytes, 1), o.training_bytes),
         ]
         if terminal:
             pp, pm = _signed_pct(dp, base.params, 1), _signed_pct(dm, base.macs, 1)
@@ -427,7 +430,8 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
         rows.append(Row(tuple(cells), style="bold" if given else "", kind="option"))
     doc_notes = [f"{o.option} is not possible: {o.reason}." for o in s.options if not o.available]
     doc_notes.append(f"Δ: against option {s.baseline}"
-                     + (" (free: no shortcut weights)." if s.baseline == "A" else " (A is not possible here)."))
+                     + (" (free: no shortcut weights)." if s.baseline == "A" else " (A is not possible here).")
+                     + " memory: a training step's at batch 1, fp32, SGD with momentum (memory SPEC for more).")
     details = tuple(c["text"] + "." for c in comparisons(s))
     return TableDoc(f"{s.name}: every shortcut option", tuple(cols), tuple(rows), tuple(doc_notes), details)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 from ..counts import Analysis, BlockCount, BlockRun, StageCount, Tally, extra_tally
 from ..plan import Block, Shape
+from ..receptive import BlockField, ReceptiveFields
 from ..units import human, percent
 from .layout import Screen
 from .style import CONVENTION, EXTRA_LABELS, SHORTCUT_LABELS, shortcut_markup
@@ -46,7 +48,7 @@ def source_json(a: Analysis) -> dict[str, Any]:
     return doc
 
 
-def _block_json(b: BlockCount) -> dict[str, Any]:
+def _block_json(b: BlockCount, rf: BlockField) -> dict[str, Any]:
     blk = b.block
     t = b.total
     doc: dict[str, Any] = {
@@ -57,6 +59,7 @@ def _block_json(b: BlockCount) -> dict[str, Any]:
         "params": {"main": b.main.params, "shortcut": b.shortcut.params, "total": t.params},
         "macs": {"main": b.main.macs, "shortcut": b.shortcut.macs, "total": t.macs},
         "activations": t.activations,
+        "receptive_field": rf.receptive_field, "effective_stride": rf.effective_stride, "paths_centred": rf.centred,
     }
     kernel = blk.projection_kernel()
     if kernel is not None:
@@ -82,7 +85,8 @@ def shortcut_ops(blk: Block) -> list[str]:
 def to_json(a: Analysis) -> dict[str, Any]:
     """The ``summary --format json`` document. Keys fixed by ../shared/design.md; ``stages``,
     ``source`` and the per-block ``activations`` are additions."""
-    blocks = [_block_json(b) for b in a.blocks]
+    fields = a.receptive_fields()
+    blocks = [_block_json(b, rf) for b, rf in zip(a.blocks, fields.blocks)]
     stages = []
     for s in a.stages:
         stages.append({
@@ -101,6 +105,8 @@ def to_json(a: Analysis) -> dict[str, Any]:
             "activations": a.total.activations, "macs_by_op": a.total.macs_by_op(),
             "batch_norm_params": a.batch_norm_params,
             "blocks": len(a.blocks), "depth": a.plan.depth, "shortcuts": a.shortcut_kinds(),
+            "receptive_field": fields.total, "effective_stride": fields.total_stride,
+            "receptive_field_covers_input_at": fields.covers,
         },
         "stem": {**_tally_json(a.stem), "out_shape": list(a.plan.stem_out)},
         "blocks": blocks,
@@ -111,12 +117,14 @@ def to_json(a: Analysis) -> dict[str, Any]:
 
 def _columns(depth: Depth) -> tuple[Column, ...]:
     """The summary's columns; on a narrow terminal the shapes compact to the output shape first,
-    then the share, stride and kind columns go, and last the shapes (``report.layout``)."""
+    then the share, receptive field, stride and kind columns go, and last the shapes
+    (``report.layout``)."""
     return (
         Column("block" if depth == "block" else "stage", "name"),
-        Column("kind", "kind", drop=5),
-        Column("in → out", "shape", compact=2, drop=6, short_header="out"),
-        Column("stride", "stride", "right", drop=4),
+        Column("kind", "kind", drop=6),
+        Column("in → out", "shape", compact=2, drop=7, short_header="out"),
+        Column("stride", "stride", "right", drop=5),
+        Column("receptive field", "receptive_field", "right", drop=4),
         Column("shortcut", "shortcut", wrap=depth == "stage"),
         Column("main params", "params_main", "right"),
         Column("shortcut params", "params_shortcut", "right"),
@@ -166,18 +174,24 @@ def _counts_cells(main: Tally, shortcut: Tally | None, total: Tally, grand: int)
     return _num(main.params), sp, _num(total.macs), sm, _share(total.macs, grand)
 
 
-def _block_row(b: BlockCount, grand: int) -> Row:
+def _rf_cell(fields: Sequence[BlockField]) -> Cell:
+    """A unit's receptive field in pixels; a run's from its first to its last unit."""
+    first, last = fields[0].receptive_field, fields[-1].receptive_field
+    return cell(str(last) if first == last else f"{first}–{last}", last)
+
+
+def _block_row(b: BlockCount, grand: int, rf: BlockField) -> Row:
     blk = b.block
     return Row((
         cell(blk.name), cell(block_kind_text(blk)), _shape_cell(blk.in_shape, blk.out_shape), cell(blk.stride, blk.stride),
-        _shortcut_cell(blk), *_counts_cells(b.main, b.shortcut, b.total, grand),
+        _rf_cell([rf]), _shortcut_cell(blk), *_counts_cells(b.main, b.shortcut, b.total, grand),
     ), kind="block")
 
 
 def _plain_row(label: str, kind: str, main: Tally, shortcut: Tally | None, total: Tally, grand: int, row_kind: str,
-               shape: Cell | None = None, style: str = "", shortcuts: str = "") -> Row:
+               shape: Cell | None = None, style: str = "", shortcuts: str = "", rf: Cell | None = None) -> Row:
     return Row((
-        cell(label), cell(kind), shape or cell(""), cell(""), Cell(shortcuts, shortcuts or None, None),
+        cell(label), cell(kind), shape or cell(""), cell(""), rf or cell(""), Cell(shortcuts, shortcuts or None, None),
         *_counts_cells(main, shortcut, total, grand),
     ), style=style, kind=row_kind)
 
@@ -193,11 +207,12 @@ def run_label(first: Block, last: Block, n: int) -> str:
     return f"{first.name}–{last.name.rsplit('.', 1)[1]} ×{n}"
 
 
-def _run_row(run: BlockRun, grand: int) -> Row:
+def _run_row(run: BlockRun, grand: int, rfs: Sequence[BlockField]) -> Row:
     first, last = run.first.block, run.last.block
     return Row((
         cell(run_label(first, last, len(run.blocks))), cell(block_kind_text(first)), _shape_cell(first.in_shape, first.out_shape),
-        cell(first.stride, first.stride), _shortcut_cell(first), *_counts_cells(run.main, run.shortcut, run.total, grand),
+        cell(first.stride, first.stride), _rf_cell(rfs), _shortcut_cell(first),
+        *_counts_cells(run.main, run.shortcut, run.total, grand),
     ), kind="run")
 
 
@@ -218,27 +233,31 @@ def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = N
     if collapse is None:
         collapse = should_collapse(a, screen)
     collapse = collapse and depth == "block"
+    fields = a.receptive_fields()
+    rf = {f.name: f for f in fields.blocks}
     rows: list[Row] = [_plain_row("stem", plan.stem_label, a.stem, None, a.stem, grand, "stem",
-                                  _shape_cell(plan.input_shape, plan.stem_out))]
+                                  _shape_cell(plan.input_shape, plan.stem_out), rf=cell(fields.stem, fields.stem))]
     for s in a.stages:
-        rows += _stage_rows(a, s, depth, collapse, grand)
+        rows += _stage_rows(a, s, depth, collapse, grand, rf)
     head_in = plan.head[0].in_shape if plan.head else plan.blocks[-1].out_shape
     head = _plain_row("head", _head_label(a), a.head, None, a.head, grand, "head", _shape_cell(head_in, str(plan.num_classes)))
     rows.append(Row(head.cells, head.style, rule_before=True, kind="head"))
     main_total = Tally(a.total.params - a.shortcut_total.params, a.total.macs - a.shortcut_total.macs)
-    total_row = _plain_row("total", f"{plan.depth} layers", main_total, a.shortcut_total, a.total, grand, "total", style="bold")
+    total_row = _plain_row("total", f"{plan.depth} layers", main_total, a.shortcut_total, a.total, grand, "total", style="bold",
+                           rf=cell(fields.total, fields.total))
     rows.append(Row(total_row.cells, total_row.style, rule_before=True, kind="total"))
     return TableDoc(f"{a.name}: {describe(a)}", _columns(depth), tuple(rows), _summary_notes(a, collapse), _summary_details(a))
 
 
-def _stage_rows(a: Analysis, s: StageCount, depth: Depth, collapse: bool, grand: int) -> list[Row]:
+def _stage_rows(a: Analysis, s: StageCount, depth: Depth, collapse: bool, grand: int, rf: Mapping[str, BlockField]) -> list[Row]:
     rows: list[Row] = []
     if depth == "block":
         if collapse:
             runs = [r for r in a.runs() if r.first.block.stage == s.stage]
-            stage_rows = [_run_row(r, grand) if len(r.blocks) > 1 else _block_row(r.first, grand) for r in runs]
+            stage_rows = [_run_row(r, grand, [rf[b.block.name] for b in r.blocks]) if len(r.blocks) > 1
+                          else _block_row(r.first, grand, rf[r.first.block.name]) for r in runs]
         else:
-            stage_rows = [_block_row(b, grand) for b in s.blocks]
+            stage_rows = [_block_row(b, grand, rf[b.block.name]) for b in s.blocks]
         rows += [Row(row.cells, row.style, rule_before=i == 0, kind=row.kind) for i, row in enumerate(stage_rows)]
     first, last = s.blocks[0].block, s.blocks[-1].block
     kinds = ", ".join(f"{n} {SHORTCUT_LABELS[k]}" for k, n in s.shortcut_kinds.items())
@@ -248,6 +267,7 @@ def _stage_rows(a: Analysis, s: StageCount, depth: Depth, collapse: bool, grand:
         s.main, s.shortcut, s.total, grand, "stage",
         _shape_cell(first.in_shape, last.out_shape) if depth == "stage" else None,
         style="bold" if depth == "block" else "", shortcuts="" if depth == "block" else kinds,
+        rf=cell(rf[last.name].receptive_field, rf[last.name].receptive_field) if depth == "stage" else None,
     ))
     return rows
 
@@ -261,9 +281,23 @@ def _summary_notes(a: Analysis, collapsed: bool) -> tuple[str, ...]:
         *source_notes(a),
         f"{human(a.total.params)} params, {human(a.total.macs)} MACs ({human(a.total.flops)} FLOPs) at {h}x{w}; "
         f"shortcuts: {kinds}.",
+        *receptive_field_notes(a.receptive_fields(), h, w),
         *unusual_block_notes(a),
         *(("×N rows: runs of N identical blocks (run totals); --all-blocks shows every block.",) if collapsed else ()),
     )
+
+
+def receptive_field_notes(f: ReceptiveFields, h: int, w: int) -> list[str]:
+    """Where the receptive field covers the input, and the units whose two paths are not centred alike."""
+    last = f.blocks[-1].name if f.blocks else "the stem"
+    where = f"covers the {h}x{w} input from {f.covers} on" if f.covers else f"never covers the {h}x{w} input"
+    lines = [f"receptive field: {f.total} px at {last} (effective stride {f.total_stride}); it {where}."]
+    off = [b for b in f.blocks if not b.centred]
+    if off:
+        names = ", ".join(b.name for b in off[:4]) + (f" and {len(off) - 4} more" if len(off) > 4 else "")
+        lines.append(f"{names}: the shortcut's window is not centred on the main path's (off by up to "
+                     f"{max(abs(b.offset) for b in off):g} px); the unit sees their union.")
+    return lines
 
 
 def _summary_details(a: Analysis) -> tuple[str, ...]:
@@ -276,6 +310,8 @@ def _summary_details(a: Analysis) -> tuple[str, ...]:
         f"({percent(sc.params, a.total.params)} and {percent(sc.macs, a.total.macs)} of the network): "
         "main params + shortcut params = the block's params; total MACs include the shortcut MACs.",
         "% of all MACs: the row's share of the whole network's MACs.",
+        "receptive field: the input pixels one output pixel of the row can see (the union of both paths of a unit), "
+        "a run's from its first to its last unit; see docs/counting.md.",
         CONVENTION,
     )
 
