@@ -142,8 +142,9 @@ def test_summary_receptive_field(spec: str, rf: int) -> None:
 
 def test_resnet_d_shortcuts_are_not_centred() -> None:
     code, out, _ = run("summary", "resnet50d", "--format", "json")
+    assert code == 0
     doc = json.loads(out)
     off = [b["name"] for b in doc["blocks"] if not b["paths_centred"]]
     assert off == ["layer2.0", "layer3.0", "layer4.0"]  # the three avg-pool projections
     code, out, _ = run("summary", "resnet50d")
-    assert "not centred" in out
+    assert code == 0 and "not centred" in out
