@@ -11,6 +11,8 @@ Results go to stdout and to docs/performance.md (``--no-write`` to skip). torchi
 
 Goals (issue 9): summary <= 0.25 s for resnet152; >= 6x faster than fvcore on the same net;
 10,000 blocks within 1 s; peak RSS under 60 MB for summary.
+Goal (issue 14): ``memory resnet152 --batch 256`` answers as fast as ``summary resnet152`` (at most
+1.15x its time, the two run interleaved in this run) and never imports torch.
 Goals (issue 12, ``benchmarks/trace_vs_fvcore.py``): tracing a user's ResNet-152 takes at most half
 of fvcore's ``FlopCountAnalysis`` on the same module in the same process; its peak memory is the
 same at input 224 and 2048.
@@ -54,6 +56,11 @@ flops = FlopCountAnalysis(model, x)
 flops.unsupported_ops_warnings(False); flops.uncalled_modules_warnings(False)
 print(int(flops.total()))
 """
+
+#: ``memory`` against ``summary`` on the same net: the prediction is arithmetic on the plan, no torch.
+MEMORY_CMD = ["memory", "resnet152", "--batch", "256", "--format", "json"]
+SUMMARY_CMD = ["summary", "resnet152", "--format", "json"]
+MEMORY_GOAL = 1.15
 
 TORCHINFO = """
 import sys, torch
@@ -144,13 +151,15 @@ def main() -> int:
               f"fvcore {_fmt(fv)} ({_ratio(fv, ours)}) | torchinfo {_fmt(ti)} ({_ratio(ti, ours)})", flush=True)
 
     goals = _goals(rows, floor)
+    memory = _memory(args.repeat, args.timeout)
+    goals += _memory_goals(memory)
     tracing = _tracing()
     goals += _trace_goals(tracing)
     print()
     for line in goals:
         print(line)
     if not args.no_write:
-        text = _markdown(rows, floor, goals, args) + _trace_markdown(tracing)
+        text = _markdown(rows, floor, goals, args) + _memory_markdown(memory) + _trace_markdown(tracing)
         (ROOT / "docs" / "performance.md").write_text(text)
         print("\nwrote docs/performance.md")
     return 0
@@ -212,6 +221,78 @@ def _markdown(rows: list[tuple[str, str, Result, Result, Result]], floor: Result
               "JSON is encoded one block at a time. `benchmarks/startup.py` compares start-up with the floor and with `import torch`;",
               "`benchmarks/verify_vs_fvcore.py` times `verify` against fvcore's own analysis.", ""]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MemoryBench:
+    summary: Result
+    memory: Result
+    imports_torch: bool | None  # None: the command failed, so its imports were not read
+
+    @property
+    def ratio(self) -> float | None:
+        ok = self.summary.ok and self.memory.ok
+        return self.memory.seconds / self.summary.seconds if ok else None
+
+
+def _memory(repeat: int, timeout: float) -> MemoryBench:
+    """``memory resnet152 --batch 256`` and ``summary resnet152``, each a whole process, run in turns
+    (one of each per round) so both see the same machine; and whether ``memory`` imports torch."""
+    summary, memory = [PY, "-m", "resnet_inspect", *SUMMARY_CMD], [PY, "-m", "resnet_inspect", *MEMORY_CMD]
+    runs: dict[str, list[tuple[float, float]]] = {"summary": [], "memory": []}
+    failed: dict[str, Result] = {}
+    for round_ in range(repeat + 1):  # the first round warms the file cache
+        for name, cmd in (("summary", summary), ("memory", memory)):
+            if name in failed:
+                continue
+            seconds, mb, ok, note = run_once(cmd, timeout)
+            if not ok:
+                failed[name] = Result(seconds, mb, False, note)
+            elif round_:
+                runs[name].append((seconds, mb))
+
+    def result(name: str) -> Result:
+        if name in failed:
+            return failed[name]
+        return Result(statistics.median(t for t, _ in runs[name]), max(mb for _, mb in runs[name]), True)
+
+    imports_torch = None
+    if "memory" not in failed:
+        proc = subprocess.run([PY, "-X", "importtime", "-m", "resnet_inspect", *MEMORY_CMD], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+        names = [ln.rsplit("|", 1)[-1].strip() for ln in proc.stderr.splitlines() if ln.startswith("import time:")]
+        imports_torch = any(n == "torch" or n.startswith("torch.") for n in names)
+    bench = MemoryBench(result("summary"), result("memory"), imports_torch)
+    ratio = f"{bench.ratio:.2f}x" if bench.ratio is not None else "-"
+    print(f"memory resnet152 --batch 256: {_fmt(bench.memory)} vs summary resnet152 {_fmt(bench.summary)} "
+          f"({ratio}); imports torch: {imports_torch}", flush=True)
+    return bench
+
+
+def _memory_goals(m: MemoryBench) -> list[str]:
+    if m.ratio is None:
+        return [f"- memory resnet152 --batch 256 did not run: {m.memory.note or m.summary.note}"]
+    return [
+        f"- memory resnet152 --batch 256 / summary resnet152, same run: {m.ratio:.2f}x (goal <= {MEMORY_GOAL}x): "
+        f"{'met' if m.ratio <= MEMORY_GOAL else 'MISSED'}",
+        f"- memory imports torch: {'yes' if m.imports_torch else 'no'} (goal: no): {'MISSED' if m.imports_torch else 'met'}",
+    ]
+
+
+def _memory_markdown(m: MemoryBench) -> str:
+    if m.ratio is None:
+        return ""
+    return "\n".join([
+        "## Training memory without torch", "",
+        f"`resnet-inspect {' '.join(MEMORY_CMD)}` predicts what a training step of ResNet-152 keeps for backward",
+        "by arithmetic on the same plan `summary` counts, so it costs what `summary` costs. The two commands ran in",
+        "turns in this run (median of each):", "",
+        "| command | time | peak RSS |", "|---|---:|---:|",
+        f"| `{' '.join(SUMMARY_CMD)}` | {m.summary.seconds:.3f} s | {m.summary.rss_mb:.0f} MB |",
+        f"| `{' '.join(MEMORY_CMD)}` | {m.memory.seconds:.3f} s | {m.memory.rss_mb:.0f} MB |", "",
+        f"memory / summary: {m.ratio:.2f}x; `python -X importtime` of `memory` lists torch: "
+        f"{'yes' if m.imports_torch else 'no'}. `--measure` is what builds the module and imports torch.", "",
+    ])
 
 
 def _tracing() -> dict[str, float] | None:
