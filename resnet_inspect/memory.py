@@ -9,7 +9,8 @@ tests against ``torch.autograd.graph.saved_tensors_hooks`` on the built module):
   and inverse standard deviation);
 - ReLU: its output, the very storage it rewrote in place;
 - max-pool: its input and its int64 indices (one per output element); average pool: its input;
-- global average pooling (a mean), additions, zero-padding and slicing: nothing.
+- global average pooling (a mean), additions, zero-padding and slicing: nothing;
+- a squeeze-excitation or gate product ``x * gate``: both operands.
 
 A storage is counted once however many ops save it: the output of a unit's last ReLU is saved by
 that ReLU and again by the next unit's first conv (and by a projection's conv), and costs its
@@ -123,11 +124,22 @@ class _Storages:
         return prod(shape) * self.nbytes
 
 
-def _run(layers: Iterable[Layer], value: str, store: _Storages) -> tuple[str, Saved]:
-    """Walk ``layers`` from ``value``; the value they end on and what they save."""
+def _run(layers: Iterable[Layer], value: str, store: _Storages, branch: frozenset[str] = frozenset()) -> tuple[str, Saved]:
+    """Walk ``layers`` from ``value``; the value they end on and what they save. Layers named in
+    ``branch`` (a squeeze-excitation or gate) read the value before them, and the product that
+    ends the branch saves both its operands: that value and the gate."""
     total = Saved()
+    before: str | None = None
+    gate_shape: Shape = (0, 0, 0)
     for ly in layers:
-        saved, value = _layer(ly, value, store)
+        if ly.name in branch and before is None:
+            before = value
+        if ly.op == "mul" and before is not None:
+            saved = Saved(store.save(before, ly.out_shape) + store.save(value, gate_shape))
+            value, before = ly.name, None
+        else:
+            saved, value = _layer(ly, value, store)
+        gate_shape = ly.out_shape
         total = total + saved
     return value, total
 
@@ -147,7 +159,7 @@ def _layer(ly: Layer, value: str, store: _Storages) -> tuple[Saved, str]:
         return Saved(store.save(value, ly.in_shape) + prod(ly.out_shape) * INDEX_BYTES), ly.name
     if op == "adaptive_avg_pool2d" and ly.out_shape[1:] != (1, 1):
         return Saved(store.save(value, ly.in_shape)), ly.name
-    return Saved(), ly.name  # mean, add, zero-pad, mul, other: nothing kept for backward
+    return Saved(), ly.name  # mean, add, zero-pad, other: nothing kept for backward (dropout: see docs/memory.md)
 
 
 def _block(block: Block, value: str, store: _Storages) -> tuple[str, UnitSaved]:
@@ -155,7 +167,9 @@ def _block(block: Block, value: str, store: _Storages) -> tuple[str, UnitSaved]:
     adds = [i for i, ly in enumerate(main) if ly.op == "add"]
     split = adds[-1] if adds else len(main)  # the shortcut runs before the addition
     before, after = main[:split], main[split:]
-    out, saved = _run(before, value, store)
+    branch = frozenset((block.name + "." if block.relative_names else "") + name
+                       for e in block.extras if e.off_path for name in e.layers)
+    out, saved = _run(before, value, store, branch)
     # The value a shortcut reads: the unit's input, or (pre-activation) a main-path layer's output.
     start = _run(main[: block.shortcut_source + 1], value, _Storages(store.nbytes))[0] if block.shortcut_source >= 0 else value
     _, shortcut = _run(block.shortcut_layers, start, store)
