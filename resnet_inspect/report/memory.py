@@ -86,7 +86,7 @@ def totals_table(r: MemoryReport) -> TableDoc:
         ("saved activations", m.activations_bytes, f"what autograd keeps for backward, batch {m.batch}"),
         ("weights", m.params_bytes, f"{human(m.params)} params x {m.params_bytes // max(m.params, 1)} bytes"),
         ("gradients", m.grads_bytes, "one per parameter"),
-        ("optimizer state", m.optimizer_bytes, f"{states} buffer(s) per parameter" if states else "none (plain SGD)"),
+        ("optimizer state", m.optimizer_bytes, f"{states} buffer{'s' if states > 1 else ''} per parameter" if states else "none (plain SGD)"),
     )
     rows = [Row((cell(what), _bytes(n), cell(f"{n:,}", n), cell(percent(n, total), round(n / total, 6) if total else 0),
                  cell(why)), kind="term") for what, n, why in parts]
@@ -171,13 +171,16 @@ def measured_table(r: MemoryReport) -> TableDoc | None:
     m = r.memory
     err = (m.activations_bytes - ms.saved_bytes) / ms.saved_bytes if ms.saved_bytes else 0.0
     rows = [Row((cell("saved activations"), _bytes(m.activations_bytes), _bytes(ms.saved_bytes),
-                 cell(f"{100 * err:+.3f}%", round(err, 6))), kind="measured")]
+                 cell(f"{100 * err:+.3f}%", round(err, 6)), cell(f"{m.activations_bytes:,}"), cell(f"{ms.saved_bytes:,}")),
+                kind="measured")]
     if ms.peak_cuda_bytes is not None:
         perr = (m.total_bytes - ms.peak_cuda_bytes) / ms.peak_cuda_bytes if ms.peak_cuda_bytes else 0.0
         rows.append(Row((cell("CUDA peak (one step)"), _bytes(m.total_bytes), _bytes(ms.peak_cuda_bytes),
-                         cell(f"{100 * perr:+.3f}%", round(perr, 6))), kind="measured"))
+                         cell(f"{100 * perr:+.3f}%", round(perr, 6)), cell(f"{m.total_bytes:,}"),
+                         cell(f"{ms.peak_cuda_bytes:,}")), kind="measured"))
     cols = (Column("", "what"), Column("predicted", "predicted", "right"), Column("measured", "measured", "right"),
-            Column("error", "error", "right"))
+            Column("error", "error", "right"), Column("predicted bytes", "predicted_bytes", "right", drop=1),
+            Column("measured bytes", "measured_bytes", "right", drop=1))
     notes = (f"measured on {ms.device}: one training-mode forward of the built module at batch {m.batch}, {m.dtype}; "
              "every saved tensor that is not a parameter, once per storage (torch.autograd.graph.saved_tensors_hooks).",)
     return TableDoc(f"{r.analysis.name}: predicted vs measured", cols, tuple(rows), notes)
