@@ -96,35 +96,82 @@ class ReceptiveFields:
     covers: str | None
 
 
-def through_layer(f: Field, layer: Layer) -> Field:
-    """``f`` after ``layer``: convs and pools move the window, global pools take the whole map,
-    everything else (norms, activations, additions) leaves it alone."""
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """What a path does to a window along one axis: ``lo += jump * lo_add``, ``hi += jump * hi_add``,
+    ``jump *= stride``. Depends only on the path's layers, so a unit's is worked out once however
+    many identical units the network holds."""
+
+    lo_add: int = 0
+    hi_add: int = 0
+    stride: int = 1
+
+    def then(self, kernel: int, stride: int, padding: int) -> Shift:
+        return Shift(self.lo_add - padding * self.stride, self.hi_add + (kernel - 1 - padding) * self.stride,
+                     self.stride * stride)
+
+    def apply(self, w: Window) -> Window:
+        return Window(w.lo + w.jump * self.lo_add, w.hi + w.jump * self.hi_add, w.jump * self.stride)
+
+
+def _geometry(layer: Layer) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+    """(kernel, stride, padding) along height and width, or None for a layer that leaves the window alone."""
     if layer.op in ("conv", "max_pool", "avg_pool"):
         kw = layer.kernel_w or layer.kernel
-        return Field(f.h.through(layer.kernel, layer.stride, layer.padding),
-                     f.w.through(kw, layer.stride, layer.padding if kw == layer.kernel else (kw - 1) // 2))
+        pw = layer.padding if kw == layer.kernel else (kw - 1) // 2
+        return (layer.kernel, layer.stride, layer.padding), (kw, layer.stride, pw)
     if layer.op == "zero_pad":  # the option-A shortcut subsamples (x[:, :, ::s, ::s])
-        return Field(f.h.through(1, layer.stride, 0), f.w.through(1, layer.stride, 0))
-    if layer.op in _GLOBAL:
+        return (1, layer.stride, 0), (1, layer.stride, 0)
+    if layer.op in _GLOBAL:  # a global pool sees its whole input map
         _, h, w = layer.in_shape
-        return Field(f.h.through(h, 1, 0), f.w.through(w, 1, 0))
-    return f
+        return (h, 1, 0), (w, 1, 0)
+    return None
+
+
+def path_shift(layers: Iterable[Layer]) -> tuple[Shift, Shift]:
+    """The height and width ``Shift`` of ``layers`` in order."""
+    h, w = Shift(), Shift()
+    for layer in layers:
+        g = _geometry(layer)
+        if g is not None:
+            h, w = h.then(*g[0]), w.then(*g[1])
+    return h, w
 
 
 def through(f: Field, layers: Iterable[Layer]) -> Field:
-    for layer in layers:
-        f = through_layer(f, layer)
-    return f
+    h, w = path_shift(layers)
+    return Field(h.apply(f.h), w.apply(f.w))
 
 
-def block_field(f: Field, block: Block) -> tuple[Field, BlockField]:
-    """The unit's output field from its input field ``f``: the union of both paths' windows."""
-    main = through(f, block.main)
+@dataclass(frozen=True, slots=True)
+class _UnitShift:
+    main: tuple[Shift, Shift]
+    shortcut: tuple[Shift, Shift] | None  # None: no shortcut (a plain unit)
+
+
+def _unit_shift(block: Block) -> _UnitShift:
+    """Both paths' shifts, from the layer templates (names do not matter here)."""
+    main = path_shift(block.main_template)
     if block.shortcut == "none":
+        return _UnitShift(main, None)
+    start = path_shift(block.main_template[: block.shortcut_source + 1]) if block.shortcut_source >= 0 else (Shift(), Shift())
+    sc = path_shift(block.shortcut_template)
+    joined = tuple(Shift(a.lo_add + a.stride * b.lo_add, a.hi_add + a.stride * b.hi_add, a.stride * b.stride)
+                   for a, b in zip(start, sc))
+    return _UnitShift(main, (joined[0], joined[1]))
+
+
+def block_field(f: Field, block: Block, memo: dict[tuple[int, int], _UnitShift] | None = None) -> tuple[Field, BlockField]:
+    """The unit's output field from its input field ``f``: the union of both paths' windows."""
+    memo = {} if memo is None else memo
+    shift = memo.get(block.key)
+    if shift is None:
+        shift = memo[block.key] = _unit_shift(block)
+    main = Field(shift.main[0].apply(f.h), shift.main[1].apply(f.w))
+    if shift.shortcut is None:
         out, sc, centred = main, main, True
     else:
-        start = through(f, block.main[: block.shortcut_source + 1]) if block.shortcut_source >= 0 else f
-        sc = through(start, block.shortcut_layers)
+        sc = Field(shift.shortcut[0].apply(f.h), shift.shortcut[1].apply(f.w))
         out = main.union(sc)
         centred = main.centred_with(sc)
     offset = ((sc.h.lo + sc.h.hi) - (main.h.lo + main.h.hi)) / 2
@@ -139,8 +186,9 @@ def receptive_fields(plan: Plan) -> ReceptiveFields:
     fields: list[BlockField] = []
     _, h, w = plan.input_shape
     covers: str | None = None
+    memo: dict[tuple[int, int], _UnitShift] = {}
     for block in plan.blocks:
-        f, bf = block_field(f, block)
+        f, bf = block_field(f, block, memo)
         fields.append(bf)
         if covers is None and bf.receptive_field >= max(h, w):
             covers = block.name
