@@ -12,7 +12,7 @@ import pkgutil
 
 from .common import app
 
-_ORDER = ("summary", "shortcuts", "memory", "compare", "diagram", "model", "inspect_cmd", "bench")
+_ORDER = ("summary", "shortcuts", "memory", "roofline", "counting", "compare", "diagram", "model", "inspect_cmd", "bench")
 _HELPERS = frozenset({"common"})
 
 

@@ -8,6 +8,7 @@ from typing import Any, Final, Literal
 from ..counts import Analysis, BlockCount, BlockRun, StageCount, Tally, extra_tally
 from ..plan import Block, Shape
 from ..receptive import BlockField, ReceptiveFields
+from ..traffic import BlockTraffic, NetworkTraffic, network_traffic
 from ..units import human, percent
 from .layout import Screen
 from .style import CONVENTION, EXTRA_LABELS, SHORTCUT_LABELS, shortcut_markup
@@ -48,7 +49,7 @@ def source_json(a: Analysis) -> dict[str, Any]:
     return doc
 
 
-def _block_json(b: BlockCount, rf: BlockField) -> dict[str, Any]:
+def _block_json(b: BlockCount, rf: BlockField, tr: BlockTraffic) -> dict[str, Any]:
     blk = b.block
     t = b.total
     doc: dict[str, Any] = {
@@ -60,6 +61,7 @@ def _block_json(b: BlockCount, rf: BlockField) -> dict[str, Any]:
         "macs": {"main": b.main.macs, "shortcut": b.shortcut.macs, "total": t.macs},
         "activations": t.activations,
         "receptive_field": rf.receptive_field, "effective_stride": rf.effective_stride, "paths_centred": rf.centred,
+        "bytes": tr.bytes, "arithmetic_intensity": tr.arithmetic_intensity,
     }
     kernel = blk.projection_kernel()
     if kernel is not None:
@@ -82,11 +84,14 @@ def shortcut_ops(blk: Block) -> list[str]:
     return out
 
 
-def to_json(a: Analysis) -> dict[str, Any]:
+def to_json(a: Analysis, traffic: NetworkTraffic | None = None) -> dict[str, Any]:
     """The ``summary --format json`` document. Keys fixed by ../shared/design.md; ``stages``,
-    ``source`` and the per-block ``activations`` are additions."""
+    ``source`` and the per-block ``activations`` are additions. ``bytes`` (moved at fp32, batch 1:
+    inputs and weights read, outputs written) and ``arithmetic_intensity`` (FLOPs per byte) come
+    from ``traffic`` (``resnet_inspect.traffic``)."""
     fields = a.receptive_fields()
-    blocks = [_block_json(b, rf) for b, rf in zip(a.blocks, fields.blocks)]
+    traffic = traffic or network_traffic(a)
+    blocks = [_block_json(b, rf, tr) for b, rf, tr in zip(a.blocks, fields.blocks, traffic.blocks)]
     stages = []
     for s in a.stages:
         stages.append({
@@ -107,6 +112,7 @@ def to_json(a: Analysis) -> dict[str, Any]:
             "blocks": len(a.blocks), "depth": a.plan.depth, "shortcuts": a.shortcut_kinds(),
             "receptive_field": fields.total, "effective_stride": fields.total_stride,
             "receptive_field_covers_input_at": fields.covers,
+            "bytes": traffic.total.bytes, "arithmetic_intensity": traffic.total.arithmetic_intensity,
         },
         "stem": {**_tally_json(a.stem), "out_shape": list(a.plan.stem_out)},
         "blocks": blocks,
