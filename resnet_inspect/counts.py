@@ -22,8 +22,8 @@ know (``other``) count nothing, and reports name them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
 from .plan import Block, Extra, Layer, Plan, ShortcutKind, make_plan
@@ -272,17 +272,23 @@ def _times(t: Tally, n: int) -> Tally:
     return Tally(t.params * n, t.macs * n, t.activations * n, tuple(v * n for v in t.by_op))
 
 
-def count_plan(plan: Plan) -> Analysis:
+def count_plan(plan: Plan, macs: Callable[[Sequence[Layer]], int] | None = None) -> Analysis:
     """Counts of every layer, block, stage and the whole network: the one counting path, for
-    plans from specs, traced modules and checkpoints alike."""
+    plans from specs, traced modules and checkpoints alike. ``macs`` recounts the multiply-adds of
+    each group of layers in another tool's convention (``conventions.macs_counter``); params and
+    the rest stay ours."""
     # Blocks that share their layer templates (alike but for their names) are counted once:
     # 10,000-block nets stay fast.
+    def tally(layers: Sequence[Layer]) -> Tally:
+        t = count_layers(layers)
+        return t if macs is None else replace(t, macs=macs(layers))
+
     memo: dict[tuple[int, int], tuple[Tally, Tally]] = {}
     counted: list[BlockCount] = []
     for blk in plan.blocks:
         key = blk.key
         if key not in memo:
-            memo[key] = (count_layers(blk.main_template), count_layers(blk.shortcut_template))
+            memo[key] = (tally(blk.main_template), tally(blk.shortcut_template))
         main, short = memo[key]
         counted.append(BlockCount(blk, main, short))
     blocks = tuple(counted)
@@ -298,8 +304,8 @@ def count_plan(plan: Plan) -> Analysis:
         stages.append(
             StageCount(stage, members, total(b.main for b in members), total(b.shortcut for b in members), kinds)
         )
-    stem = count_layers(plan.stem)
-    head = count_layers(plan.head)
+    stem = tally(plan.stem)
+    head = tally(plan.head)
     grand = total([stem, *(s.total for s in stages), head])
     return Analysis(plan.spec, plan, stem, blocks, tuple(stages), head, grand)
 

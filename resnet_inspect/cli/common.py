@@ -88,6 +88,13 @@ NumClassesOpt = Annotated[
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", case_sensitive=False, help="Output format.")
 ]
+ConventionOpt = Annotated[
+    Optional[str],
+    typer.Option("--convention", metavar="TOOL",
+                 help="Count MACs as this tool does (torchvision, fvcore, ptflops_pytorch, ptflops_aten, thop, torchinfo, "
+                      "flop_counter_mode), so budgets kept in its numbers still hold; default: ours (= torchvision).",
+                 rich_help_panel="Counting"),
+]
 ExplainOpt = Annotated[
     bool, typer.Option("--explain", help="Add the full explanations under the tables (what is counted, what each column means).")
 ]
@@ -129,6 +136,17 @@ def load_analysis(text: str, shortcut: str | None = None, stride_in: str | None 
 
     with _progress_for(text):
         return load(text, overrides(shortcut, stride_in, input_size, num_classes, in_channels))
+
+
+def recount(analysis: Any, convention: str | None) -> Any:
+    """``analysis`` with its MACs counted as ``convention``'s tool counts them (params unchanged)."""
+    if convention is None:
+        return analysis
+    from ..conventions import check_convention, layer_counts
+    from ..counts import count_plan
+
+    name = check_convention(convention)
+    return count_plan(analysis.plan, lambda layers: sum(sum(layer_counts(ly, name).values()) for ly in layers))
 
 
 def _progress_for(text: str) -> Any:

@@ -16,6 +16,7 @@ import typer
 
 from ..errors import SpecError
 from .common import (
+    ConventionOpt,
     ExplainOpt,
     Format,
     FormatOpt,
@@ -33,6 +34,7 @@ from .common import (
     input_files,
     load_analysis,
     load_spec,
+    recount,
     screen,
 )
 
@@ -89,6 +91,7 @@ def spec(
 def compare(
     spec_a: Annotated[str, typer.Argument(metavar="SPEC_A", help="The reference network (e.g. the base branch's config).", show_default=False)],
     spec_b: Annotated[str, typer.Argument(metavar="SPEC_B", help="The network compared with it (e.g. the pull request's config).", show_default=False)],
+    convention: ConventionOpt = None,
     all_blocks: Annotated[bool, typer.Option("--all-blocks", help="List every block, one row each: also those that do not differ, and runs that changed alike (collapsed into ×N rows when they would not fit the terminal).")] = False,
     explain: ExplainOpt = False,
     fmt: FormatOpt = Format.table,
@@ -128,7 +131,7 @@ def compare(
             size = size or other.plan.input_shape[1]
             channels = channels or other.plan.input_shape[0]
         try:
-            resolved[text] = load_analysis(text, shortcut, stride_in, size, num_classes, channels)
+            resolved[text] = recount(load_analysis(text, shortcut, stride_in, size, num_classes, channels), convention)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -139,7 +142,8 @@ def compare(
         label_a, label_b = spec_a.strip(), spec_b.strip()
     result = diff(a, b, label_a, label_b)
     where = screen(fmt, output)
-    emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.compare_docs(result, all_blocks, where),
+    emit(fmt, output, data=lambda: report.to_json(result, convention),
+         docs=lambda: report.compare_docs(result, all_blocks, where, convention),
          explain=explain)
 
 
@@ -154,6 +158,7 @@ def check(
     max_macs: Annotated[Optional[str], _limit_option("--max-macs", "multiply-adds")] = None,
     max_activations: Annotated[Optional[str], _limit_option("--max-activations", "activations (output elements of all layers)")] = None,
     max_projections: Annotated[Optional[str], _limit_option("--max-projections", "projection shortcuts (blocks with a 1x1 conv shortcut)")] = None,
+    convention: ConventionOpt = None,
     budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits and optional specs.NAME tables (see docs/ci.md).", dir_okay=True)] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -170,6 +175,8 @@ def check(
     Examples:
 
       resnet-inspect check resnet50 --max-params 26M --max-macs 4.2G
+
+      resnet-inspect check resnet50 --max-macs 4.12G --convention fvcore
 
       resnet-inspect check net.toml --budget budget.toml
 
@@ -218,7 +225,7 @@ def check(
     results = []
     for label, text, limits in targets:
         try:
-            analysis = load_analysis(text, shortcut, stride_in, input_size, num_classes, in_channels)
+            analysis = recount(load_analysis(text, shortcut, stride_in, input_size, num_classes, in_channels), convention)
         except SpecError as exc:
             problems.extend(f"specs.{label}: {p}" if label else p for p in exc.problems)
             continue
@@ -228,7 +235,7 @@ def check(
 
     from ..report.compare import budget_docs, budget_json
 
-    emit(fmt, output, data=lambda: budget_json(results), docs=lambda: budget_docs(results))
+    emit(fmt, output, data=lambda: budget_json(results, convention), docs=lambda: budget_docs(results, convention))
     violations = [v for r in results for v in r.violations]
     if violations:
         sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))

@@ -9,6 +9,7 @@ import typer
 
 from .common import (
     AllBlocksOpt,
+    ConventionOpt,
     ExplainOpt,
     Format,
     FormatOpt,
@@ -24,6 +25,7 @@ from .common import (
     handle_errors,
     input_files,
     load_analysis,
+    recount,
     screen,
 )
 
@@ -39,6 +41,7 @@ def summary(
     depth: Annotated[Depth, typer.Option("--depth", case_sensitive=False, help="Rows per block, or one row per stage.")] = Depth.block,
     all_blocks: AllBlocksOpt = None,
     explain: ExplainOpt = False,
+    convention: ConventionOpt = None,
     verify: Annotated[bool, typer.Option("--verify", help="Build the torch module and check every count against it and fvcore first (needs torch).")] = False,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -59,6 +62,8 @@ def summary(
 
       resnet-inspect summary resnet152 --all-blocks --explain
 
+      resnet-inspect summary resnet50 --convention fvcore
+
       resnet-inspect summary resnet50 --stride-in 1x1 --format json -o r50.json
 
       resnet-inspect summary models/resnet.py:ResNet18 --input-size 32
@@ -68,14 +73,15 @@ def summary(
     guard_outputs(input_files(spec), output=output)
     from ..report import summary as report
 
-    analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
+    analysis = recount(load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels), convention)
     if verify:
         _verify_first(spec, analysis, input_size, in_channels)
     where = screen(fmt, output)
     emit(
         fmt, output,
-        data=lambda: report.to_json(analysis),
-        docs=lambda: [report.summary_table(analysis, depth.value, None if all_blocks is None else not all_blocks, where)],
+        data=lambda: report.to_json(analysis, convention=convention),
+        docs=lambda: [report.summary_table(analysis, depth.value, None if all_blocks is None else not all_blocks, where,
+                                           convention=convention)],
         explain=explain,
     )
 

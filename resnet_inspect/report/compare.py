@@ -7,6 +7,7 @@ B - A and relative changes are relative to A, as there.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from ..budget import LIMITS, CheckResult
@@ -14,7 +15,7 @@ from ..compare import BlockDiff, Comparison, Delta, Metrics
 from ..units import human, signed_human
 from .layout import Screen
 from .style import CONVENTION, SHORTCUT_LABELS
-from .summary import shape_text, source_json, spec_json
+from .summary import convention_notes, shape_text, source_json, spec_json
 from .tables import Cell, Column, Row, TableDoc, cell
 
 SCHEMA_VERSION: Final = 1
@@ -45,7 +46,7 @@ def _shape_json(shape: tuple[int, int, int] | None) -> list[int] | None:
     return list(shape) if shape is not None else None
 
 
-def to_json(c: Comparison) -> dict[str, Any]:
+def to_json(c: Comparison, convention: str | None = None) -> dict[str, Any]:
     """The ``compare --format json`` document: every difference as ``{a, b, diff, relative}``
     (``relative`` is ``(b - a) / a``, ``null`` when a is 0 and b is not)."""
     t = c.totals
@@ -62,6 +63,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
         ]
     return {
         "schema_version": SCHEMA_VERSION,
+        "convention": convention or "ours",
         "a": {"label": c.label_a, "spec": spec_json(c.a), "source": source_json(c.a)},
         "b": {"label": c.label_b, "spec": spec_json(c.b), "source": source_json(c.b)},
         "totals": {
@@ -249,8 +251,10 @@ def blocks_table(c: Comparison, all_blocks: bool = False, screen: Screen | None 
     return TableDoc("per block", _BLOCK_COLUMNS, tuple(_block_row(g) for g in groups), notes)
 
 
-def compare_docs(c: Comparison, all_blocks: bool = False, screen: Screen | None = None) -> list[TableDoc]:
-    docs = [totals_table(c), stages_table(c)]
+def compare_docs(c: Comparison, all_blocks: bool = False, screen: Screen | None = None,
+                 convention: str | None = None) -> list[TableDoc]:
+    totals = totals_table(c)
+    docs = [replace(totals, notes=(*totals.notes, *convention_notes(convention))), stages_table(c)]
     blocks = blocks_table(c, all_blocks, screen)
     if blocks is not None:
         docs.append(blocks)
@@ -261,11 +265,12 @@ def compare_docs(c: Comparison, all_blocks: bool = False, screen: Screen | None 
 # ``check``: budgets (kept here, beside ``compare``, as both are the CI-facing reports).
 
 
-def budget_json(results: Sequence[CheckResult]) -> dict[str, Any]:
+def budget_json(results: Sequence[CheckResult], convention: str | None = None) -> dict[str, Any]:
     """The ``check --format json`` document: ``ok`` overall, and per spec its values, limits and
     violations (``excess`` = value - limit)."""
     return {
         "schema_version": SCHEMA_VERSION,
+        "convention": convention or "ours",
         "ok": all(r.ok for r in results),
         "results": [
             {
@@ -288,7 +293,7 @@ _BUDGET_COLUMNS: Final = (
 )
 
 
-def budget_docs(results: Sequence[CheckResult]) -> list[TableDoc]:
+def budget_docs(results: Sequence[CheckResult], convention: str | None = None) -> list[TableDoc]:
     rows: list[Row] = []
     for i, r in enumerate(results):
         for j, (key, limit) in enumerate(r.limits.items()):
@@ -302,5 +307,5 @@ def budget_docs(results: Sequence[CheckResult]) -> list[TableDoc]:
             ), rule_before=i > 0 and j == 0, kind="limit"))
     exceeded = sum(len(r.violations) for r in results)
     verdict = "within budget" if not exceeded else f"{exceeded} limit{'s' if exceeded != 1 else ''} exceeded"
-    notes = (f"{verdict}. headroom = max - value (negative: over budget).", CONVENTION)
-    return [TableDoc("budget", _BUDGET_COLUMNS, tuple(rows), notes)]
+    notes = (f"{verdict}. headroom = max - value (negative: over budget).", *convention_notes(convention))
+    return [TableDoc("budget", _BUDGET_COLUMNS, tuple(rows), notes, (CONVENTION,))]

@@ -84,7 +84,7 @@ def shortcut_ops(blk: Block) -> list[str]:
     return out
 
 
-def to_json(a: Analysis, traffic: NetworkTraffic | None = None) -> dict[str, Any]:
+def to_json(a: Analysis, traffic: NetworkTraffic | None = None, convention: str | None = None) -> dict[str, Any]:
     """The ``summary --format json`` document. Keys fixed by ../shared/design.md; ``stages``,
     ``source`` and the per-block ``activations`` are additions. ``bytes`` (moved at fp32, batch 1:
     inputs and weights read, outputs written) and ``arithmetic_intensity`` (FLOPs per byte) come
@@ -105,6 +105,7 @@ def to_json(a: Analysis, traffic: NetworkTraffic | None = None) -> dict[str, Any
         "schema_version": SCHEMA_VERSION,
         "spec": spec_json(a),
         "source": source_json(a),
+        "convention": convention or "ours",
         "totals": {
             "params": a.total.params, "macs": a.total.macs, "flops": a.total.flops,
             "activations": a.total.activations, "macs_by_op": a.total.macs_by_op(),
@@ -231,7 +232,7 @@ def should_collapse(a: Analysis, screen: Screen | None) -> bool:
 
 
 def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = None,
-                  screen: Screen | None = None) -> TableDoc:
+                  screen: Screen | None = None, convention: str | None = None) -> TableDoc:
     """The summary as a table. ``collapse`` merges runs of identical blocks into one row (``×N``,
     with the run's totals); by default when the rows would not fit ``screen`` (``should_collapse``)."""
     grand = a.total.macs
@@ -252,7 +253,17 @@ def summary_table(a: Analysis, depth: Depth = "block", collapse: bool | None = N
     total_row = _plain_row("total", f"{plan.depth} layers", main_total, a.shortcut_total, a.total, grand, "total", style="bold",
                            rf=cell(fields.total, fields.total))
     rows.append(Row(total_row.cells, total_row.style, rule_before=True, kind="total"))
-    return TableDoc(f"{a.name}: {describe(a)}", _columns(depth), tuple(rows), _summary_notes(a, collapse), _summary_details(a))
+    notes = (*_summary_notes(a, collapse), *convention_notes(convention))
+    return TableDoc(f"{a.name}: {describe(a)}", _columns(depth), tuple(rows), notes, _summary_details(a))
+
+
+def convention_notes(convention: str | None) -> tuple[str, ...]:
+    """The line that says MACs are another tool's (``--convention``)."""
+    if convention is None:
+        return ()
+    from ..conventions import DIFFERS
+
+    return (f"MACs as {convention} counts them (--convention): {DIFFERS[convention]}",)
 
 
 def _stage_rows(a: Analysis, s: StageCount, depth: Depth, collapse: bool, grand: int, rf: Mapping[str, BlockField]) -> list[Row]:
