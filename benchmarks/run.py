@@ -59,8 +59,10 @@ print(int(flops.total()))
 
 #: ``memory`` against ``summary`` on the same net: the prediction is arithmetic on the plan, no torch.
 MEMORY_CMD = ["memory", "resnet152", "--batch", "256", "--format", "json"]
+COUNTING_CMD = ["counting", "resnet152", "--format", "json"]
 SUMMARY_CMD = ["summary", "resnet152", "--format", "json"]
-MEMORY_GOAL = 1.15
+#: A torch-free command (memory, counting) may cost this much more than summary on the same network.
+TORCH_FREE_GOAL = 1.15
 
 TORCHINFO = """
 import sys, torch
@@ -151,15 +153,16 @@ def main() -> int:
               f"fvcore {_fmt(fv)} ({_ratio(fv, ours)}) | torchinfo {_fmt(ti)} ({_ratio(ti, ours)})", flush=True)
 
     goals = _goals(rows, floor)
-    memory = _memory(args.repeat, args.timeout)
-    goals += _memory_goals(memory)
+    free = [_torch_free(cmd, args.repeat, args.timeout) for cmd in (MEMORY_CMD, COUNTING_CMD)]
+    for bench in free:
+        goals += _torch_free_goals(bench)
     tracing = _tracing()
     goals += _trace_goals(tracing)
     print()
     for line in goals:
         print(line)
     if not args.no_write:
-        text = _markdown(rows, floor, goals, args) + _memory_markdown(memory) + _trace_markdown(tracing)
+        text = _markdown(rows, floor, goals, args) + _torch_free_markdown(free) + _trace_markdown(tracing)
         (ROOT / "docs" / "performance.md").write_text(text)
         print("\nwrote docs/performance.md")
     return 0
@@ -224,28 +227,35 @@ def _markdown(rows: list[tuple[str, str, Result, Result, Result]], floor: Result
 
 
 @dataclass(frozen=True)
-class MemoryBench:
+class TorchFreeBench:
+    """A torch-free command against ``summary resnet152``, timed in the same run."""
+
+    cmd: list[str]
     summary: Result
-    memory: Result
+    other: Result
     imports_torch: bool | None  # None: the command failed, so its imports were not read
 
     @property
+    def label(self) -> str:
+        return " ".join(a for a in self.cmd if a not in ("--format", "json"))
+
+    @property
     def ratio(self) -> float | None:
-        ok = self.summary.ok and self.memory.ok
-        return self.memory.seconds / self.summary.seconds if ok else None
+        ok = self.summary.ok and self.other.ok
+        return self.other.seconds / self.summary.seconds if ok else None
 
 
-def _memory(repeat: int, timeout: float) -> MemoryBench:
-    """``memory resnet152 --batch 256`` and ``summary resnet152``, each a whole process, run in turns
-    (one of each per round) so both see the same machine; and whether ``memory`` imports torch."""
-    summary, memory = [PY, "-m", "resnet_inspect", *SUMMARY_CMD], [PY, "-m", "resnet_inspect", *MEMORY_CMD]
-    runs: dict[str, list[tuple[float, float]]] = {"summary": [], "memory": []}
+def _torch_free(cmd: list[str], repeat: int, timeout: float) -> TorchFreeBench:
+    """``cmd`` and ``summary resnet152``, each a whole process, run in turns (one of each per round)
+    so both see the same machine; and whether ``cmd`` imports torch."""
+    summary, other = [PY, "-m", "resnet_inspect", *SUMMARY_CMD], [PY, "-m", "resnet_inspect", *cmd]
+    runs: dict[str, list[tuple[float, float]]] = {"summary": [], "other": []}
     failed: dict[str, Result] = {}
     for round_ in range(repeat + 1):  # the first round warms the file cache
-        for name, cmd in (("summary", summary), ("memory", memory)):
+        for name, argv in (("summary", summary), ("other", other)):
             if name in failed:
                 continue
-            seconds, mb, ok, note = run_once(cmd, timeout)
+            seconds, mb, ok, note = run_once(argv, timeout)
             if not ok:
                 failed[name] = Result(seconds, mb, False, note)
             elif round_:
@@ -257,42 +267,44 @@ def _memory(repeat: int, timeout: float) -> MemoryBench:
         return Result(statistics.median(t for t, _ in runs[name]), max(mb for _, mb in runs[name]), True)
 
     imports_torch = None
-    if "memory" not in failed:
-        proc = subprocess.run([PY, "-X", "importtime", "-m", "resnet_inspect", *MEMORY_CMD], cwd=ROOT,
+    if "other" not in failed:
+        proc = subprocess.run([PY, "-X", "importtime", "-m", "resnet_inspect", *cmd], cwd=ROOT,
                               capture_output=True, text=True, timeout=timeout)
         names = [ln.rsplit("|", 1)[-1].strip() for ln in proc.stderr.splitlines() if ln.startswith("import time:")]
         imports_torch = any(n == "torch" or n.startswith("torch.") for n in names)
-    bench = MemoryBench(result("summary"), result("memory"), imports_torch)
+    bench = TorchFreeBench(cmd, result("summary"), result("other"), imports_torch)
     ratio = f"{bench.ratio:.2f}x" if bench.ratio is not None else "-"
-    print(f"memory resnet152 --batch 256: {_fmt(bench.memory)} vs summary resnet152 {_fmt(bench.summary)} "
+    print(f"{bench.label}: {_fmt(bench.other)} vs summary resnet152 {_fmt(bench.summary)} "
           f"({ratio}); imports torch: {imports_torch}", flush=True)
     return bench
 
 
-def _memory_goals(m: MemoryBench) -> list[str]:
+def _torch_free_goals(m: TorchFreeBench) -> list[str]:
     if m.ratio is None:
-        return [f"- memory resnet152 --batch 256 did not run: {m.memory.note or m.summary.note}"]
+        return [f"- {m.label} did not run: {m.other.note or m.summary.note}"]
+    name = m.cmd[0]
     return [
-        f"- memory resnet152 --batch 256 / summary resnet152, same run: {m.ratio:.2f}x (goal <= {MEMORY_GOAL}x): "
-        f"{'met' if m.ratio <= MEMORY_GOAL else 'MISSED'}",
-        f"- memory imports torch: {'yes' if m.imports_torch else 'no'} (goal: no): {'MISSED' if m.imports_torch else 'met'}",
+        f"- {m.label} / summary resnet152, same run: {m.ratio:.2f}x (goal <= {TORCH_FREE_GOAL}x): "
+        f"{'met' if m.ratio <= TORCH_FREE_GOAL else 'MISSED'}",
+        f"- {name} imports torch: {'yes' if m.imports_torch else 'no'} (goal: no): {'MISSED' if m.imports_torch else 'met'}",
     ]
 
 
-def _memory_markdown(m: MemoryBench) -> str:
-    if m.ratio is None:
+def _torch_free_markdown(benches: list[TorchFreeBench]) -> str:
+    done = [m for m in benches if m.ratio is not None]
+    if not done:
         return ""
-    return "\n".join([
-        "## Training memory without torch", "",
-        f"`resnet-inspect {' '.join(MEMORY_CMD)}` predicts what a training step of ResNet-152 keeps for backward",
-        "by arithmetic on the same plan `summary` counts, so it costs what `summary` costs. The two commands ran in",
-        "turns in this run (median of each):", "",
-        "| command | time | peak RSS |", "|---|---:|---:|",
-        f"| `{' '.join(SUMMARY_CMD)}` | {m.summary.seconds:.3f} s | {m.summary.rss_mb:.0f} MB |",
-        f"| `{' '.join(MEMORY_CMD)}` | {m.memory.seconds:.3f} s | {m.memory.rss_mb:.0f} MB |", "",
-        f"memory / summary: {m.ratio:.2f}x; `python -X importtime` of `memory` lists torch: "
-        f"{'yes' if m.imports_torch else 'no'}. `--measure` is what builds the module and imports torch.", "",
-    ])
+    lines = [
+        "## Training memory and the peer tools' counts, without torch", "",
+        "`memory` predicts what a training step keeps for backward, and `counting` reproduces what fvcore, ptflops,",
+        "thop, torchinfo and FlopCounterMode print, both by arithmetic on the same plan `summary` counts, so they",
+        "cost what `summary` costs. Each ran in turns with `summary resnet152` in this run (medians):", "",
+        "| command | time | `summary resnet152` | ratio | imports torch |", "|---|---:|---:|---:|---|",
+    ]
+    lines += [f"| `{' '.join(m.cmd)}` | {m.other.seconds:.3f} s | {m.summary.seconds:.3f} s | {m.ratio:.2f}x | "
+              f"{'yes' if m.imports_torch else 'no'} |" for m in done]
+    lines += ["", "`memory --measure` is what builds the module and imports torch.", ""]
+    return "\n".join(lines)
 
 
 def _tracing() -> dict[str, float] | None:

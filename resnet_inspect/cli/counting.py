@@ -71,8 +71,9 @@ def _paper(analysis: Any) -> Any:
     spec = analysis.plan.spec
     if spec is None or spec.block != "bottleneck":
         return None
-    v1 = analyze(replace(spec, stride_in="1x1")).total.macs
-    v15 = analyze(replace(spec, stride_in="3x3")).total.macs
+    other = analyze(replace(spec, stride_in="3x3" if spec.stride_in == "1x1" else "1x1")).total.macs
+    given = analysis.total.macs
+    v1, v15 = (given, other) if spec.stride_in == "1x1" else (other, given)
     return PaperPlacement(spec.stride_in, v1, v15)
 
 
