@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -288,3 +288,14 @@ def _block_vector(blk: Block, rule: Callable[[Layer], _Vector]) -> _Vector:
 def all_conventions(a: Analysis) -> tuple[ConventionCounts, ...]:
     """Every tool's count, in ``CONVENTIONS`` order."""
     return tuple(convention_counts(a, c) for c in CONVENTIONS)
+
+
+def macs_counter(convention: str) -> Callable[[Sequence[Layer]], int]:
+    """What ``counts.count_plan(plan, macs=...)`` needs to count a plan's MACs as ``convention``'s
+    tool does (``--convention`` on summary, compare and check)."""
+    rule = _RULES[check_convention(convention)]
+
+    def count(layers: Sequence[Layer]) -> int:
+        return sum(_sum(layers, rule))
+
+    return count

@@ -142,11 +142,10 @@ def recount(analysis: Any, convention: str | None) -> Any:
     """``analysis`` with its MACs counted as ``convention``'s tool counts them (params unchanged)."""
     if convention is None:
         return analysis
-    from ..conventions import check_convention, layer_counts
+    from ..conventions import macs_counter
     from ..counts import count_plan
 
-    name = check_convention(convention)
-    return count_plan(analysis.plan, lambda layers: sum(sum(layer_counts(ly, name).values()) for ly in layers))
+    return count_plan(analysis.plan, macs_counter(convention))
 
 
 def _progress_for(text: str) -> Any:

@@ -125,16 +125,16 @@ def _measure(text: str, analysis: Any, batch: int, dtype: str, device: str) -> A
     with progress(f"memory {analysis.name}") as shown:
         shown.load("torch")
         try:
-            from ..nn import memory as nn_memory
+            from ..nn.memory import measure_module, measure_spec
         except ModuleNotFoundError as exc:
             from ..errors import MissingDependency
 
             raise MissingDependency(f"--measure needs torch ({exc.name} is missing); install resnet-inspect with its dependencies") from None
         shown.update(f"building {analysis.name} and running one training-mode forward at batch {batch}…")
         if analysis.plan.source == "module":
-            found = nn_memory.measure_module(text, analysis, batch, dtype, device)
+            found = measure_module(text, analysis, batch, dtype, device)
         else:
-            found = nn_memory.measure_spec(analysis.spec, batch, dtype, device)
+            found = measure_spec(analysis.spec, batch, dtype, device)
     return Measured(found.saved_bytes, dict(found.blocks), found.stem, found.head, found.device, found.peak_cuda_bytes)
 
 
