@@ -45,7 +45,7 @@ LIMITS: Final[dict[str, str]] = {
     "max_activations": "activations",
     "max_projections": "projections",
 }
-TOP_KEYS: Final = (*LIMITS, "specs")
+TOP_KEYS: Final = (*LIMITS, "specs", "convention")
 ENTRY_KEYS: Final = ("spec", *LIMITS)
 
 
@@ -175,6 +175,8 @@ class Budget:
     source: str
     defaults: Limits
     entries: tuple[BudgetEntry, ...]
+    #: The counting convention the limits are written in (``convention = "fvcore"``); None: ours.
+    convention: str | None = None
 
     def limits_for(self, entry: BudgetEntry) -> Limits:
         return self.defaults.merged(entry.limits)
@@ -233,7 +235,27 @@ def load_budget(path: str | Path) -> Budget:
         if not defaults.merged(own):
             problems.append(Problem(f"specs.{name} has no limits; give max_params, max_macs, max_activations or max_projections"))
         entries.append(BudgetEntry(str(name), spec, own))
+    convention = _convention(doc.get("convention"), problems, lines.get("convention"))
     if problems:
         rendered = [p.render(source) for p in problems]
         raise SpecError("; ".join(rendered), problems=rendered)
-    return Budget(source, defaults, tuple(entries))
+    return Budget(source, defaults, tuple(entries), convention)
+
+
+def _convention(raw: object, problems: list[Problem], line: int | None) -> str | None:
+    """The budget's ``convention`` key, checked against the known tools (``resnet_inspect.conventions``)."""
+    if raw is None:
+        return None
+    from .conventions import CONVENTIONS
+    from .errors import UsageError
+
+    if not isinstance(raw, str):
+        problems.append(Problem(f"convention must be one of {', '.join(CONVENTIONS)}, got {str(raw)[:40]!r}", line))
+        return None
+    from .conventions import check_convention
+
+    try:
+        return check_convention(raw.strip())
+    except UsageError as exc:
+        problems.append(Problem(str(exc), line))
+        return None

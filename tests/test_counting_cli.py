@@ -119,3 +119,15 @@ def test_counting_never_imports_torch() -> None:
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "torch" not in imported and "resnet_inspect" in imported
     assert json.loads(proc.stdout)["conventions"]["flop_counter_mode"] > 0
+
+
+def test_budget_file_names_its_convention(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    budget = tmp_path / "budget.toml"
+    budget.write_text('convention = "fvcore"\nmax_macs = "4.10G"\n')
+    code, _, err = run("check", "resnet50", "--budget", str(budget))
+    assert code == 1 and "4,111,512,576" in err  # fvcore's number, over the limit
+    code, _, _ = run("check", "resnet50", "--budget", str(budget), "--convention", "torchvision")
+    assert code == 0  # the flag wins over the file
+    budget.write_text('convention = "fvcor"\nmax_macs = "4.10G"\n')
+    code, out, err = run("check", "resnet50", "--budget", str(budget))
+    assert code == 2 and out == "" and f"{budget}:1:" in err and "did you mean fvcore?" in err

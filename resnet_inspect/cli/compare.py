@@ -159,7 +159,7 @@ def check(
     max_activations: Annotated[Optional[str], _limit_option("--max-activations", "activations (output elements of all layers)")] = None,
     max_projections: Annotated[Optional[str], _limit_option("--max-projections", "projection shortcuts (blocks with a 1x1 conv shortcut)")] = None,
     convention: ConventionOpt = None,
-    budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits and optional specs.NAME tables (see docs/ci.md).", dir_okay=True)] = None,
+    budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits, optional specs.NAME tables and an optional convention = TOOL (see docs/ci.md).", dir_okay=True)] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
@@ -202,6 +202,8 @@ def check(
     targets: list[tuple[str, str, Limits]] = []  # (label, SPEC, limits)
     if budget is not None:
         plan = load_budget(budget)
+        if convention is None:  # limits written in a tool's numbers are checked in them
+            convention = plan.convention
         if spec is not None:
             targets.append(("", spec, plan.defaults.merged(cli_limits)))
         else:
