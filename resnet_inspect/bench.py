@@ -3,12 +3,15 @@
 FLOPs are not time: a projection shortcut's 1x1 conv is cheap in MACs but is a separate kernel
 launch and memory pass. This module times the real module with ``torch.utils.benchmark`` (warm-up,
 ``blocked_autorange`` repeats, median and interquartile range) and pairs every timing with the
-analytic MACs, so the two can be read side by side. torch is imported only here.
+analytic MACs and with a roofline estimate (``resnet_inspect.traffic``) from the device's peak
+FLOP/s and bandwidth, measured at the start unless given, so the three can be read side by side.
+torch is imported only here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +21,7 @@ from typing import Any
 from .counts import Analysis, analyze
 from .errors import UsageError
 from .spec import ResNetSpec
+from .traffic import DEVICES, Device, match_cuda_device, parse_device_peak
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,25 @@ class OptionTiming:
 
 
 @dataclass(frozen=True)
+class Peak:
+    """The device's peak FLOP/s and memory bandwidth (bytes/s) behind the roofline estimates, and
+    where they come from: measured here, ``--device-peak``, or a named device's datasheet."""
+
+    flops: float
+    bandwidth: float
+    source: str  # "measured", "--device-peak", or a named device ("a100")
+    detail: str
+
+    @property
+    def device(self) -> Device:
+        return Device(self.source, self.flops, self.bandwidth)
+
+    def to_json(self) -> dict[str, float | str]:
+        return {"flops_per_s": self.flops, "bandwidth_bytes_per_s": self.bandwidth,
+                "ridge_flop_per_byte": round(self.flops / self.bandwidth, 4), "source": self.source, "detail": self.detail}
+
+
+@dataclass(frozen=True)
 class BenchReport:
     spec: ResNetSpec | None  # None for a traced module no spec describes
     device: str
@@ -71,6 +94,7 @@ class BenchReport:
     blocks: tuple[BlockTiming, ...]
     options: tuple[OptionTiming, ...]
     analysis: Analysis
+    peak: Peak | None = None  # for the roofline estimates beside the block timings
 
 
 Progress = Callable[[str], None]
@@ -100,6 +124,94 @@ def resolve_device(device: str) -> Any:
             raise UsageError(f"--device cuda: no CUDA device is available here ({build}); use --device cpu")
         return torch.device("cuda")
     raise UsageError(f"--device {device!r} is not supported; use cpu or cuda")
+
+
+def parse_peak(text: str | None) -> Peak | None:
+    """``--device-peak 312T,2.0TB/s`` as a ``Peak`` (None without one); ``UsageError`` in one line."""
+    if text is None:
+        return None
+    try:
+        dev = parse_device_peak(text)
+    except ValueError as exc:
+        raise UsageError(f"--device-peak: {exc}") from None
+    return Peak(dev.peak_flops, dev.bandwidth, "--device-peak", f"--device-peak {text.strip()}")
+
+
+#: Seconds of repeats behind each of the two peak measurements (after sizing and a warm-up).
+PEAK_SECONDS = 0.2
+#: Bytes copied to measure bandwidth: well above a CPU's last-level cache or a GPU's L2.
+COPY_BYTES = {"cpu": 128 * 2**20, "cuda": 512 * 2**20}
+#: The largest side of the peak matmul (a 4096 fp32 product is 137 GFLOP: 20 ms at 7 TFLOP/s).
+MATMUL_LARGEST = {"cpu": 4096, "cuda": 8192}
+
+
+def device_peak(dev: Any, given: Peak | None = None, seconds: float = PEAK_SECONDS) -> Peak:
+    """The peak behind the estimates: ``given`` (``--device-peak``), else the named device that
+    ``torch.cuda.get_device_name`` matches (fp32 datasheet figures), else measured here."""
+    if given is not None:
+        return given
+    torch = _torch()
+    if dev.type == "cuda":
+        cuda_name = torch.cuda.get_device_name(dev)
+        named = match_cuda_device(cuda_name)
+        if named is not None:
+            d = DEVICES[named]
+            return Peak(d.fp32, d.bandwidth, named, f"{cuda_name}: {d.source}")
+    return measure_peak(dev, seconds)
+
+
+def measure_peak(dev: Any, seconds: float = PEAK_SECONDS) -> Peak:
+    """Peak fp32 FLOP/s from a square matmul (from 1024, its size doubled until one product takes
+    20 ms, at most ``MATMUL_LARGEST``) and bandwidth from copying ``COPY_BYTES`` (read + write): the
+    best of repeated runs over ``seconds`` each, so about a second in all. A small matmul would
+    measure thread wake-ups and call overhead rather than the peak."""
+    torch = _torch()
+    from .units import human, human_bytes
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def once(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - start
+
+    def best(fn: Callable[[], Any], first: float, budget: float) -> tuple[float, int]:
+        """The least of ``first`` and repeated timings of ``fn`` (at least 3 in all) over ``budget`` seconds."""
+        times = [first]
+        deadline = time.perf_counter() + budget
+        while (len(times) < 3 or time.perf_counter() < deadline) and len(times) < 100:
+            times.append(once(fn))
+        return min(times), len(times)
+
+    with torch.inference_mode():
+        n, largest = 1024, MATMUL_LARGEST.get(dev.type, 4096)
+        while True:  # a warm-up and one timed product per size, until one takes 20 ms
+            a = torch.randn(n, n, device=dev)
+            b = torch.randn(n, n, device=dev)
+            product = functools.partial(torch.mm, a, b)
+            once(product)
+            first = once(product)
+            if first >= 0.02 or n >= largest:
+                break
+            n *= 2
+        t_mm, runs_mm = best(product, first, seconds)
+        del a, b, product
+        numel = COPY_BYTES.get(dev.type, COPY_BYTES["cpu"]) // 4
+        src = torch.ones(numel, device=dev)
+        dst = torch.empty_like(src)
+        copy = functools.partial(dst.copy_, src)
+        once(copy)
+        t_copy, runs_copy = best(copy, once(copy), seconds)
+        del src, dst, copy
+    nbytes = numel * 4
+    flops = 2 * n**3 / t_mm
+    bandwidth = 2 * nbytes / t_copy
+    detail = (f"measured here: fp32 matmul {n}x{n}, best of {runs_mm}: {human(flops)}FLOP/s; "
+              f"copy of {human_bytes(nbytes)} (read + write), best of {runs_copy}: {human(bandwidth)}B/s")
+    return Peak(flops, bandwidth, "measured", detail)
 
 
 def parse_options(text: str | None, spec: ResNetSpec) -> tuple[str, ...]:
@@ -155,9 +267,11 @@ def run_bench(
     warmup: int = 3,
     seed: int = 0,
     progress: Progress | None = None,
+    peak: Peak | None = None,
 ) -> BenchReport:
     """Time ``spec``'s module (eval mode, no grad unless ``backward``), each block, each shortcut
-    module, and the whole network under each shortcut option in ``options``."""
+    module, and the whole network under each shortcut option in ``options``. The device's peak
+    behind the roofline estimates is ``peak`` (``--device-peak``), or found first (``device_peak``)."""
     torch = _torch()
     from .builder import build_model
 
@@ -169,6 +283,7 @@ def run_bench(
     analyses = {opt: analyze(dataclasses.replace(spec, shortcut=opt)) for opt in options}
     analysis = analyze(spec)
     timer = _Timer(dev, batch, analysis.plan.input_shape, min_run_time, warmup)
+    found = device_peak(dev, peak)  # under the caller's "preparing…", not a phase of its own
 
     option_timings: list[OptionTiming] = []
     network: Timing | None = None
@@ -189,7 +304,7 @@ def run_bench(
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     return BenchReport(
         spec, dev.type, name, torch.__version__, torch.get_num_threads(), batch, backward, network,
-        tuple(block_timings), tuple(option_timings), analysis,
+        tuple(block_timings), tuple(option_timings), analysis, found,
     )
 
 
@@ -203,6 +318,7 @@ def run_bench_module(
     min_run_time: float = 0.2,
     warmup: int = 3,
     progress: Progress | None = None,
+    peak: Peak | None = None,
 ) -> BenchReport:
     """Time the user's own module (built for real from ``text``: this runs their code) as written,
     and each of its units that is a module of its own, with its shortcut module."""
@@ -215,6 +331,7 @@ def run_bench_module(
     dev = resolve_device(device)
     say = progress or (lambda _msg: None)
     timer = _Timer(dev, batch, analysis.plan.input_shape, min_run_time, warmup)
+    found = device_peak(dev, peak)  # under the caller's "preparing…", not a phase of its own
     say("network, as written")
     model = build_real(parse_target(text), analysis.total.params).to(dev)
     fwd = timer.forward(model, train=False)
@@ -224,7 +341,7 @@ def run_bench_module(
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     return BenchReport(
         analysis.spec, dev.type, name, torch.__version__, torch.get_num_threads(), batch, backward, fwd,
-        tuple(block_timings), (option,), analysis,
+        tuple(block_timings), (option,), analysis, found,
     )
 
 

@@ -31,6 +31,12 @@ def test_bench_json_pairs_timings_with_macs() -> None:
         # option A's zero-pad blocks have a (parameter-free) shortcut module to time; identity none
         assert (got["shortcut_module"] is None) == (want.block.shortcut == "identity")
     assert doc["network"]["forward"]["median_ms"] > 0
+    # The roofline beside the timings, from a peak measured at the start (values vary; the structure does not).
+    peak = doc["peak"]
+    assert peak["source"] == "measured" and peak["flops_per_s"] > 0 and peak["bandwidth_bytes_per_s"] > 0
+    assert "matmul" in peak["detail"] and "copy of" in peak["detail"]
+    assert all(b["estimate"]["ms"] > 0 and b["measured_vs_estimate"] > 0 for b in doc["blocks"])
+    assert doc["agreement"]["blocks"] == len(doc["blocks"]) and doc["agreement"]["geomean_ratio"] > 0
 
 
 def test_bench_backward_and_table() -> None:
@@ -65,3 +71,49 @@ def test_every_timing_has_several_runs() -> None:
     report = run_bench(get_preset("cifar_resnet20"), options=("A",), min_run_time=0.001)
     assert report.network.runs >= MIN_RUNS
     assert all(b.block.runs >= MIN_RUNS for b in report.blocks)
+
+
+def test_bench_estimate_is_computed_from_the_given_peak() -> None:
+    from resnet_inspect.traffic import Device, estimate, network_traffic
+
+    result = runner.invoke(app, ["bench", "cifar_resnet20", "--device-peak", "1T,10GB/s", "--min-time", "0.02",
+                                 "--threads", "1", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["peak"] == {"flops_per_s": 1e12, "bandwidth_bytes_per_s": 1e10, "ridge_flop_per_byte": 100.0,
+                           "source": "--device-peak", "detail": "--device-peak 1T,10GB/s"}
+    dev = Device("given", 1e12, 1e10)
+    net = network_traffic(summarize("cifar_resnet20"), "fp32", 1)
+    by_name = {b.name: b for b in net.blocks}
+    measured, estimated = [], []
+    for b in doc["blocks"]:
+        bt = by_name[b["name"]]
+        want = estimate(bt.layers, dev)
+        assert b["estimate"]["ms"] == pytest.approx(want.ms, rel=1e-5) and b["estimate"]["bound"] == want.bound
+        assert b["estimate"]["shortcut_ms"] == pytest.approx(estimate(bt.shortcut_layers, dev).ms, rel=1e-5)
+        assert b["measured_vs_estimate"] == pytest.approx(b["block"]["median_ms"] / want.ms, rel=1e-3)
+        measured.append(b["block"]["median_ms"])
+        estimated.append(want.ms)
+    assert doc["network"]["estimate_ms"] == pytest.approx(estimate(net.layers(), dev).ms, rel=1e-5)
+    from resnet_inspect.traffic import agreement
+
+    g = agreement(measured, estimated)
+    assert g is not None and doc["agreement"]["blocks"] == 9
+    assert doc["agreement"]["geomean_ratio"] == pytest.approx(g.geomean_ratio, rel=1e-3)
+
+
+def test_bench_table_puts_the_estimate_beside_the_timing() -> None:
+    result = runner.invoke(app, ["bench", "cifar_resnet20:layers=1-1-1", "--device-peak", "50G,10GB/s", "--min-time", "0.02",
+                                 "--threads", "1"])
+    assert result.exit_code == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "est. ms" in out and "× est." in out
+    assert "peak 50.00 GFLOP/s, bandwidth 10.00 GB/s, ridge 5.0 FLOP/B; --device-peak 50G,10GB/s" in out
+    assert "over 3 blocks geometric mean" in out and "rank correlation" in out and "Network forward:" in out
+
+
+@pytest.mark.parametrize("text", ["312T", "312T,2TB", "0T,1GB/s"])
+def test_bench_bad_device_peak(text: str) -> None:
+    result = runner.invoke(app, ["bench", "cifar_resnet20", "--device-peak", text])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --device-peak: ") and result.stderr.count("\n") == 1

@@ -47,6 +47,10 @@ def bench(
     blocks: Annotated[bool, typer.Option("--blocks/--no-blocks", help="Time every block and its shortcut module.")] = True,
     min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Least seconds of timed runs per network measurement (at least 7 runs).")] = 0.5,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch CPU threads (default: torch's).")] = None,
+    device_peak: Annotated[Optional[str], typer.Option(
+        "--device-peak", metavar="FLOPS,BANDWIDTH",
+        help="Peak FLOP/s and memory bandwidth behind the roofline estimates, e.g. 312T,2.0TB/s (default: measured at "
+             "the start with a matmul and a copy; on cuda, a named GPU's fp32 datasheet figures when it is one).")] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
@@ -57,9 +61,11 @@ def bench(
 ) -> None:
     """Measure forward latency of the built model, of every block and of every shortcut module.
 
-    FLOPs are not time: this puts milliseconds beside MACs, and shows what projection shortcuts
-    cost in time against identity. Needs torch; timings vary between machines and runs. Your own
-    module (FILE.py:CALLABLE) is built for real and timed as written: this runs your code.
+    FLOPs are not time: this puts milliseconds beside MACs and beside a roofline estimate from the
+    device's peak FLOP/s and bandwidth (measured first unless --device-peak gives them), and shows
+    what projection shortcuts cost in time against identity. Needs torch; timings vary between
+    machines and runs. Your own module (FILE.py:CALLABLE) is built for real and timed as written:
+    this runs your code.
 
     Examples:
 
@@ -69,12 +75,16 @@ def bench(
 
       resnet-inspect bench resnet18 --device cuda --format json -o r18-gpu.json
 
+      resnet-inspect bench resnet18 --device-peak 1.5T,80GB/s
+
       resnet-inspect bench models.py:ResNet18 --input-size 32 --batch 64
     """
     guard_outputs(input_files(spec), output=output)
-    from ..bench import parse_options, run_bench, run_bench_module
+    from ..bench import parse_options, parse_peak, run_bench, run_bench_module
     from ..report import bench as report
     from ..sources import is_module_spec
+
+    peak = parse_peak(device_peak)
 
     if is_module_spec(spec):
         if shortcut_options:
@@ -84,14 +94,16 @@ def bench(
         analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
         with progress(f"bench {analysis.name}", total=(len(analysis.blocks) if blocks else 0) + 1) as shown:
             say = _timing(shown, threads)
-            result = run_bench_module(spec, analysis, device.value, batch, backward, blocks, min_run_time=min_time, progress=say)
+            result = run_bench_module(spec, analysis, device.value, batch, backward, blocks, min_run_time=min_time, progress=say,
+                                      peak=peak)
         emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
         return
     resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, in_channels, command="bench")
     options = parse_options(shortcut_options, resolved)
     with progress(f"bench {resolved.name}", total=_phases(options, resolved, blocks)) as shown:
         say = _timing(shown, threads)
-        result = run_bench(resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say)
+        result = run_bench(resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say,
+                           peak=peak)
     emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
 
 
