@@ -24,9 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = (ROOT / "README.md",
-           *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md", "own-resnet.md", "memory.md", "counting.md")))
+           *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md", "own-resnet.md", "memory.md", "counting.md", "roofline.md")))
 #: Commands whose output is deterministic and may fill a generated section.
-COMMANDS = frozenset({"shortcuts", "summary", "compare", "presets", "verify", "spec", "memory", "counting"})
+COMMANDS = frozenset({"shortcuts", "summary", "compare", "presets", "verify", "spec", "memory", "counting", "roofline"})
 #: Exit codes a transcript may end with, per command (a verify that finds a difference exits 1).
 EXIT_OK = {"verify": (0, 1)}
 

@@ -32,12 +32,13 @@ def test_cli_reference_is_current() -> None:
 
 def test_cli_reference_covers_every_command() -> None:
     text = (ROOT / "docs" / "cli.md").read_text()
-    for command in ("summary", "presets", "shortcuts", "compare", "check", "spec", "diagram", "build", "verify",
-                    "inspect", "bench"):
+    for command in ("summary", "presets", "shortcuts", "memory", "counting", "roofline", "compare", "check", "spec",
+                    "diagram", "build", "verify", "inspect", "bench"):
         assert f"## `resnet-inspect {command}`" in text
 
 
-@pytest.mark.parametrize("page", ["docs/variants.md", "docs/index.md", "docs/shortcuts.md", "README.md"])
+@pytest.mark.parametrize("page", ["docs/variants.md", "docs/index.md", "docs/shortcuts.md", "README.md", "docs/own-resnet.md",
+                                  "docs/memory.md", "docs/counting.md", "docs/roofline.md"])
 def test_generated_sections_are_current(page: str) -> None:
     gen = load_script("gen_docs")
     text = (ROOT / page).read_text()
