@@ -221,8 +221,8 @@ def _layer_vector(ly: Layer, rule: Callable[[Layer], _Vector], prefix: str = "")
     if ly.op not in SUPPORTED_OPS:
         what = f"{ly.op} ({ly.detail})" if ly.detail else ly.op
         raise UsageError(
-            f"{prefix}{ly.name}: a {what} layer counts differently in each tool depending on how it is written "
-            "(module or function), which a plan does not record; counting conventions cover spec networks' ops"
+            f"{prefix}{ly.name}: how each tool counts this {what} depends on whether it is written as a module or a "
+            "function, which a trace does not record; the conventions cover conv, linear, BN, ReLU, pooling and add"
         )
     return rule(ly)
 
