@@ -124,7 +124,7 @@ def test_unknown_convention_names_the_valid_ones() -> None:
 
 def test_ops_a_plan_cannot_pin_down_are_refused() -> None:
     sigmoid = Layer("layer1.0.se.gate", "activation", (64, 1, 1), (64, 1, 1), detail="sigmoid")
-    with pytest.raises(UsageError, match=r"layer1\.0\.se\.gate: a activation \(sigmoid\) layer"):
+    with pytest.raises(UsageError, match=r"layer1\.0\.se\.gate: how each tool counts this activation \(sigmoid\)"):
         layer_counts(sigmoid, "ptflops_pytorch")
     a = analyze(parse_spec("resnet18:input_size=64"))
     blk = a.plan.blocks[3]
