@@ -130,7 +130,7 @@ def test_ops_a_plan_cannot_pin_down_are_refused() -> None:
     blk = a.plan.blocks[3]
     odd = replace(blk, main_template=(*blk.main_template, Layer("mean", "mean", (64, 2, 2), (64, 1, 1))))
     plan = replace(a.plan, blocks=(*a.plan.blocks[:3], odd, *a.plan.blocks[4:]))
-    with pytest.raises(UsageError, match=rf"^{blk.name}\.mean: a mean layer"):
+    with pytest.raises(UsageError, match=rf"^{blk.name}\.mean: how each tool counts this mean"):
         convention_counts(replace(a, plan=plan), "fvcore")
     assert {ly.op for ly in _all_layers("resnet50d")} | {"zero_pad"} <= SUPPORTED_OPS
 
