@@ -14,8 +14,10 @@ import typer
 
 from .. import __version__
 from ..errors import ResnetInspectError, SpecError
+from .group import ResnetInspectGroup
 
 app = typer.Typer(
+    cls=ResnetInspectGroup,
     name="resnet-inspect",
     help=(
         "Exact parameters, MACs and shortcut costs for any ResNet configuration.\n\n"
