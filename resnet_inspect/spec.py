@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from .errors import SpecError
+from .naming import printable
 
 BLOCK_KINDS: Final = ("basic", "bottleneck", "single")
 STEMS: Final = ("imagenet", "cifar", "deep")
@@ -29,6 +30,29 @@ MAX_TOTAL_BLOCKS: Final = 100_000
 MAX_CHANNELS: Final = 2**20
 MAX_INPUT_SIZE: Final = 16_384
 MAX_CLASSES: Final = 2**24
+#: Most characters of a user's value that a message repeats: a 900 KB config value or a 400-digit
+#: number is shown by its start and end, so every error stays one short line.
+SHOWN_CHARS: Final = 60
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` in at most ``limit`` characters, for error messages about user input.
+
+    Built with ``reprlib`` so a huge or deeply nested value (a YAML alias bomb, ``[`` nested a
+    thousand deep) is never fully repr'd, and passed through ``naming.printable`` so no control
+    character reaches the terminal. Never raises: a value whose repr fails is shown by its type.
+    """
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel = 3
+    r.maxdict = r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 6
+    r.maxstring = r.maxlong = r.maxother = max(limit, 8)
+    try:
+        text = r.repr(value)
+    except Exception:  # e.g. an int past str()'s digit limit, or a __repr__ that raises
+        text = f"<{type(value).__name__}>"
+    return printable(text, limit)
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,12 @@ class ResNetSpec:
     name: str = "custom"
 
     def __post_init__(self) -> None:
+        # Python callers write lists (``layers=[2, 2, 2, 2]``); keep the spec hashable and equal to
+        # the one a SPEC string gives.
+        for name in ("layers", "widths"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
         problems = validate(self)
         if problems:
             raise SpecError("; ".join(problems), problems=problems)
@@ -134,20 +164,20 @@ FIELD_NAMES: Final = tuple(f.name for f in fields(ResNetSpec))
 
 def _positive(problems: list[str], name: str, value: object, upper: int) -> bool:
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.append(f"{name}={value!r} is not an integer ({FIELD_HELP.get(name, name)})")
+        problems.append(f"{name}={shown(value)} is not an integer ({FIELD_HELP.get(name, name)})")
         return False
     if value < 1:
-        problems.append(f"{name}={value} must be at least 1")
+        problems.append(f"{name}={shown(value)} must be at least 1")
         return False
     if value > upper:
-        problems.append(f"{name}={value} is above the limit of {upper:,}")
+        problems.append(f"{name}={shown(value)} is above the limit of {upper:,}")
         return False
     return True
 
 
 def _choice(problems: list[str], name: str, value: object, allowed: tuple[str, ...]) -> bool:
     if value not in allowed:
-        problems.append(f"{name}={value!r} is not allowed; use one of {', '.join(allowed)}")
+        problems.append(f"{name}={shown(value)} is not allowed; use one of {', '.join(allowed)}")
         return False
     return True
 
@@ -164,9 +194,9 @@ def validate(spec: ResNetSpec) -> list[str]:
     _choice(p, "stride_in", spec.stride_in, STRIDE_IN)
     ok_short = _choice(p, "shortcut", spec.shortcut, SHORTCUTS)
     if not isinstance(spec.preact, bool):
-        p.append(f"preact={spec.preact!r} is not allowed; use true or false")
+        p.append(f"preact={shown(spec.preact)} is not allowed; use true or false")
     if not isinstance(spec.name, str) or not spec.name:
-        p.append(f"name={spec.name!r} must be a non-empty string")
+        p.append(f"name={shown(spec.name)} must be a non-empty string")
     ok_stem_w = _positive(p, "stem_width", spec.stem_width, MAX_CHANNELS)
     ok_groups = _positive(p, "groups", spec.groups, MAX_CHANNELS)
     ok_wpg = _positive(p, "width_per_group", spec.width_per_group, MAX_CHANNELS)
@@ -225,7 +255,7 @@ def validate(spec: ResNetSpec) -> list[str]:
 
 def _int_tuple(p: list[str], name: str, value: object, upper: int) -> bool:
     if not isinstance(value, tuple) or not value:
-        p.append(f"{name}={value!r} must be a non-empty list of positive integers ({FIELD_HELP[name]})")
+        p.append(f"{name}={shown(value)} must be a non-empty list of positive integers ({FIELD_HELP[name]})")
         return False
     if len(value) > MAX_STAGES:
         p.append(f"{name} has {len(value)} stages; at most {MAX_STAGES} are allowed")
@@ -233,12 +263,12 @@ def _int_tuple(p: list[str], name: str, value: object, upper: int) -> bool:
     good = True
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, int):
-            p.append(f"{name}[{i}]={v!r} is not an integer ({FIELD_HELP[name]})")
+            p.append(f"{name}[{i}]={shown(v)} is not an integer ({FIELD_HELP[name]})")
             good = False
         elif v < 1:
-            p.append(f"{name}[{i}]={v} must be at least 1")
+            p.append(f"{name}[{i}]={shown(v)} must be at least 1")
             good = False
         elif v > upper:
-            p.append(f"{name}[{i}]={v} is above the limit of {upper:,}")
+            p.append(f"{name}[{i}]={shown(v)} is above the limit of {upper:,}")
             good = False
     return good
