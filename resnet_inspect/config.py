@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
 
 from .errors import SpecError
-from .spec import FIELD_NAMES, ResNetSpec, validate
+from .naming import printable
+from .spec import FIELD_NAMES, ResNetSpec, shown, validate
 from .specio import coerce_field, is_config_path
 
 ConfigFormat = Literal["toml", "yaml", "json"]
@@ -37,6 +38,19 @@ SUFFIX_FORMAT: Final[dict[str, ConfigFormat]] = {".toml": "toml", ".yaml": "yaml
 
 #: Largest config file read (a real one is a few hundred bytes); bigger files are refused unread.
 MAX_CONFIG_BYTES: Final = 1024 * 1024
+#: Most values (scalars, lists, tables) a document may hold, a YAML alias counted at the size of
+#: what it repeats: a config holds about 20 and a budget with a hundred specs about 500, while an
+#: alias bomb ("billion laughs") of a few hundred bytes stands for billions. YAML counts while it
+#: composes, so it stops reading at the limit; JSON and TOML are counted once parsed.
+MAX_VALUES: Final = 10_000
+#: Deepest nesting of lists and tables: a config nests 2 deep, a budget 3.
+MAX_DEPTH: Final = 32
+#: Most keys at the top level: a config file has 15 possible keys, a budget file 6.
+MAX_TOP_KEYS: Final = 64
+#: Most problems listed one per line; the rest are counted in a last line.
+MAX_PROBLEMS: Final = 10
+#: Most characters of a file path repeated in a message.
+SHOWN_PATH: Final = 120
 #: The keys a config file may hold: every spec field, plus ``base``.
 CONFIG_KEYS: Final = ("base", *FIELD_NAMES)
 #: Fields a complete file (one without ``base``) must give; ``name`` defaults to the file's stem.
@@ -52,7 +66,7 @@ class Problem:
     column: int | None = None
 
     def render(self, source: str) -> str:
-        where = source
+        where = printable(source, SHOWN_PATH)
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
@@ -65,12 +79,23 @@ def format_of(path: str | Path) -> ConfigFormat:
     try:
         return SUFFIX_FORMAT[suffix]
     except KeyError:
-        raise SpecError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml, .yml or .json") from None
+        raise SpecError(
+            f"{printable(path, SHOWN_PATH)}: unknown config format {shown(suffix, 20)}; use .toml, .yaml, .yml or .json"
+        ) from None
 
 
-def _raise(source: str, problems: list[Problem]) -> NoReturn:
-    rendered = [p.render(source) for p in problems]
+def raise_problems(source: str, problems: list[Problem]) -> NoReturn:
+    """One ``SpecError`` listing ``problems`` (each ``FILE[:LINE]: message``), at most
+    ``MAX_PROBLEMS`` of them and a count of the rest, so a file of 90,000 unknown keys is reported
+    in a screenful, not 90,000 lines."""
+    rendered = [p.render(source) for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        rest = len(problems) - MAX_PROBLEMS
+        rendered.append(f"{printable(source, SHOWN_PATH)}: {rest:,} more problem{'s' if rest > 1 else ''} not listed")
     raise SpecError("; ".join(rendered), problems=rendered)
+
+
+_raise = raise_problems
 
 
 _EXAMPLE: Final = 'write e.g. base = "resnet50" (see \'resnet-inspect spec resnet50 --format toml\')'
@@ -80,12 +105,16 @@ def read_text(path: str | Path, what: str = "config file", example: str = _EXAMP
     """The file's text, or a ``SpecError`` saying why it cannot be a config file (missing, a
     folder, too big, binary, not UTF-8, empty) and what to do instead."""
     p = Path(path)
-    source = str(path)
-    if not p.exists():
+    source = printable(path, SHOWN_PATH)
+    try:
+        exists, is_dir, is_file = p.exists(), p.is_dir(), p.is_file()
+    except (OSError, ValueError):  # a name too long for the system, or with a NUL byte
+        raise SpecError(f"{source}: cannot be a path here (too long, or an invalid character); check the path") from None
+    if not exists:
         raise SpecError(f"{source}: no such {what}; check the path (SPEC paths are relative to the current folder)")
-    if p.is_dir():
+    if is_dir:
         raise SpecError(f"{source}: is a folder, not a {what}; give the path of a .toml, .yaml or .json file")
-    if not p.is_file():
+    if not is_file:
         raise SpecError(f"{source}: is not a regular file; give the path of a .toml, .yaml or .json file")
     try:
         size = p.stat().st_size
@@ -130,7 +159,7 @@ def _toml_loads(text: str) -> Any:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc.args[0]) if exc.args else str(exc)
+        msg = printable(str(exc.args[0]) if exc.args else str(exc), 200)
         m = _TOML_AT.search(msg)
         if m:
             raise _SyntaxProblem(Problem(f"invalid TOML: {msg[: m.start()]}", int(m.group(1)), int(m.group(2)))) from None
@@ -139,6 +168,8 @@ def _toml_loads(text: str) -> Any:
             line = text.count("\n") + (0 if text.endswith("\n") else 1)
             raise _SyntaxProblem(Problem(f"invalid TOML: {msg[: m.start()]} at the end of the file", line)) from None
         raise _SyntaxProblem(Problem(f"invalid TOML: {msg}")) from None
+    except ValueError as exc:  # an integer too long to convert
+        raise _SyntaxProblem(Problem(printable(f"invalid TOML: {exc}", 200))) from None
 
 
 class _SyntaxProblem(Exception):
@@ -166,50 +197,131 @@ def _json_loads(text: str) -> Any:
     except json.JSONDecodeError as exc:
         raise _SyntaxProblem(Problem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)) from None
     except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
-        raise _SyntaxProblem(Problem(f"invalid JSON: {exc}")) from None
+        raise _SyntaxProblem(Problem(printable(f"invalid JSON: {exc}", 200))) from None
     if duplicates:
         raise _SyntaxProblem(Problem(
-            f"key {duplicates[0]!r} is given twice; keep one",
+            f"key {shown(duplicates[0], 40)} is given twice; keep one",
             _line_of_key(text, duplicates[0], "json", occurrence=2),
         ))
     return doc
+
+
+def _too_many(line: int | None = None, aliases: bool = False) -> _SyntaxProblem:
+    counted = " (counting each alias as the values it repeats)" if aliases else ""
+    return _SyntaxProblem(Problem(
+        f"holds more than {MAX_VALUES:,} values{counted}; a config or budget file needs far fewer: is it the right file?",
+        line))
+
+
+def _too_deep(line: int | None = None) -> _SyntaxProblem:
+    return _SyntaxProblem(Problem(f"values are nested too deeply (over {MAX_DEPTH} levels); a config or budget file nests 3 at most", line))
+
+
+def _bounded_yaml_loader(text: str) -> Any:
+    """A ``yaml.SafeLoader`` for ``text`` that refuses, while it composes, a document standing for
+    more than ``MAX_VALUES`` values or nested more than ``MAX_DEPTH`` deep.
+
+    An alias adds the size of the node it repeats (known once that node is composed), so an alias
+    bomb is refused after composing a few dozen nodes, before anything is constructed or repr'd;
+    an alias inside the node it names (a recursive structure) is refused too.
+    """
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.values = 0
+            self.depth = 0
+            self.sizes: dict[int, int] = {}
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, yaml.AliasEvent):
+                node = super().compose_node(parent, index)
+                size = self.sizes.get(id(node))
+                if size is None:
+                    raise _SyntaxProblem(Problem(
+                        f"invalid YAML: alias *{printable(event.anchor, 40)} is used inside the value it names", line))
+            else:
+                self.depth += 1
+                if self.depth > MAX_DEPTH:
+                    raise _too_deep(line)
+                before = self.values
+                node = super().compose_node(parent, index)
+                self.depth -= 1
+                size = self.values - before + 1
+                self.sizes[id(node)] = size
+                self.values = before
+            self.values += size
+            if self.values > MAX_VALUES:
+                raise _too_many(line, aliases=bool(self.anchors))
+            return node
+
+    return BoundedLoader(text)
 
 
 def _yaml_loads(text: str) -> tuple[Any, dict[str, int]]:
     import yaml
 
     try:  # the loader checks for unprintable characters as soon as it is made
-        loader = yaml.SafeLoader(text)
+        loader = _bounded_yaml_loader(text)
     except yaml.YAMLError as exc:
-        raise _SyntaxProblem(Problem(f"invalid YAML: {exc}".replace("\n", " "))) from None
+        raise _SyntaxProblem(Problem(printable(f"invalid YAML: {exc}", 200))) from None
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
-        lines: dict[str, int] = {}
-        if isinstance(node, yaml.MappingNode):
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    if key_node.value in lines:
-                        raise _SyntaxProblem(Problem(
-                            f"key {key_node.value!r} is given twice (first on line {lines[key_node.value]}); keep one",
-                            key_node.start_mark.line + 1,
-                        ))
-                    lines[key_node.value] = key_node.start_mark.line + 1
+        lines = _yaml_key_lines(node)
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         parts = [p for p in (exc.context, exc.problem) if p]
-        message = "invalid YAML: " + ", ".join(parts)
+        message = printable("invalid YAML: " + ", ".join(parts), 200)
         if mark is None:
             raise _SyntaxProblem(Problem(message)) from None
         raise _SyntaxProblem(Problem(message, mark.line + 1, mark.column + 1)) from None
-    except yaml.YAMLError as exc:
-        raise _SyntaxProblem(Problem(f"invalid YAML: {exc}")) from None
-    except ValueError as exc:  # e.g. an integer too long to convert
-        raise _SyntaxProblem(Problem(f"invalid YAML: {exc}")) from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an integer too long to convert
+        raise _SyntaxProblem(Problem(printable(f"invalid YAML: {exc}", 200))) from None
     finally:
         loader.dispose()
+
+
+def _yaml_key_lines(node: Any) -> dict[str, int]:
+    """The line of each top-level key of a composed YAML document; a key given twice is refused
+    (PyYAML would silently keep the last)."""
+    import yaml
+
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in lines:
+                    raise _SyntaxProblem(Problem(
+                        f"key {shown(key_node.value, 40)} is given twice (first on line {lines[key_node.value]}); keep one",
+                        key_node.start_mark.line + 1,
+                    ))
+                lines[key_node.value] = key_node.start_mark.line + 1
+    return lines
+
+
+def _check_shape(doc: Any) -> None:
+    """Refuse a parsed JSON or TOML document of more than ``MAX_VALUES`` values (keys included) or
+    nested more than ``MAX_DEPTH`` deep, walking it without recursion and stopping at the limit."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        if isinstance(value, dict):
+            count += len(value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        count += 1
+        if count > MAX_VALUES:
+            raise _too_many()
 
 
 def _line_of_key(text: str, key: str, fmt: ConfigFormat, occurrence: int = 1) -> int | None:
@@ -228,11 +340,18 @@ def parse_document(text: str, fmt: ConfigFormat) -> tuple[Any, dict[str, int]]:
     """``(document, {top-level key: line})``; a syntax error raises ``_SyntaxProblem``."""
     try:
         if fmt == "yaml":
-            return _yaml_loads(text)
-        doc = _toml_loads(text) if fmt == "toml" else _json_loads(text)
+            doc, lines = _yaml_loads(text)
+        else:
+            doc = _toml_loads(text) if fmt == "toml" else _json_loads(text)
+            _check_shape(doc)
     except RecursionError:
-        raise _SyntaxProblem(Problem(f"invalid {fmt.upper()}: values are nested too deeply")) from None
-    lines: dict[str, int] = {}
+        raise _too_deep() from None
+    if isinstance(doc, dict) and len(doc) > MAX_TOP_KEYS:
+        raise _SyntaxProblem(Problem(
+            f"has {len(doc):,} keys at the top level; a config or budget file has a few (at most {MAX_TOP_KEYS})"))
+    if fmt == "yaml":
+        return doc, lines
+    lines = {}
     if isinstance(doc, dict):
         for key in doc:
             if isinstance(key, str):
@@ -256,11 +375,11 @@ def read_document(path: str | Path, what: str = "config file",
     except _SyntaxProblem as exc:
         _raise(source, [exc.problem])
     if doc is None or doc == {}:
-        raise SpecError(f"{source}: has no keys; {example}")
+        raise SpecError(f"{printable(source, SHOWN_PATH)}: has no keys; {example}")
     if not isinstance(doc, dict):
         kind = type(doc).__name__.replace("str", "a string").replace("list", "a list")
         raise SpecError(
-            f"{source}: the top level is {kind}, not a mapping of KEY: VALUE; {example}"
+            f"{printable(source, SHOWN_PATH)}: the top level is {kind}, not a mapping of KEY: VALUE; {example}"
         )
     return doc, lines
 
@@ -273,10 +392,10 @@ def unknown_key(key: object, allowed: tuple[str, ...]) -> str:
     """``unknown key 'shortcutt': did you mean shortcut? valid keys are ...`` (the same wording as
     ``specio.unknown_key_message``, over the keys this file may hold)."""
     if not isinstance(key, str):
-        return f"key {key!r} is not a name; valid keys are {', '.join(allowed)}"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        return f"key {shown(key, 40)} is not a name; valid keys are {', '.join(allowed)}"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6) if len(key) < 64 else []
     hint = f"did you mean {close[0]}? " if close else ""
-    return f"unknown key {key!r}: {hint}valid keys are {', '.join(allowed)}"
+    return f"unknown key {shown(key, 40)}: {hint}valid keys are {', '.join(allowed)}"
 
 
 _FIELD_IN_MESSAGE = re.compile(r"^(\w+)")
@@ -300,7 +419,7 @@ def spec_from_document(doc: Mapping[Any, Any], source: str, lines: Mapping[str, 
         if key not in FIELD_NAMES:
             if isinstance(raw, Mapping):
                 problems.append(Problem(
-                    f"{key!r} is a table; write the spec fields at the top level of the file, not in a table "
+                    f"{shown(key, 40)} is a table; write the spec fields at the top level of the file, not in a table "
                     f"(valid keys are {', '.join(CONFIG_KEYS)})",
                     line,
                 ))
@@ -362,11 +481,11 @@ def _resolve_base(raw: object, problems: list[Problem], line: int | None) -> Res
     from .specio import parse_spec
 
     if not isinstance(raw, str) or not raw.strip():
-        problems.append(Problem(f"base={raw!r} must be a preset name such as \"resnet50\" (run 'resnet-inspect presets')", line))
+        problems.append(Problem(f"base={shown(raw)} must be a preset name such as \"resnet50\" (run 'resnet-inspect presets')", line))
         return None
     if is_config_path(raw):
         problems.append(Problem(
-            f"base={raw!r} names a file; base must be a preset (optionally with overrides, e.g. \"resnet34:shortcut=A\"), "
+            f"base={shown(raw)} names a file; base must be a preset (optionally with overrides, e.g. \"resnet34:shortcut=A\"), "
             "not another config file",
             line,
         ))
@@ -415,7 +534,7 @@ def _toml_value(value: Any) -> str:
         return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
+    raise TypeError(f"cannot write {shown(value)} as TOML")
 
 
 def dump_spec(spec: ResNetSpec, fmt: ConfigFormat) -> str:
@@ -431,4 +550,4 @@ def dump_spec(spec: ResNetSpec, fmt: ConfigFormat) -> str:
 
         body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
         return header + body
-    raise SpecError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise SpecError(f"unknown format {shown(fmt, 20)}; use one of {', '.join(FORMATS)}")
