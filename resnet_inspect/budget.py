@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from .compare import projections
-from .config import Problem, read_document, unknown_key
+from .config import Problem, raise_problems, read_document, unknown_key
 from .counts import Analysis
-from .errors import SpecError
+from .naming import printable
+from .spec import shown
 from .specio import is_config_path
 from .target import rebased
 from .units import human, parse_count
@@ -47,6 +48,9 @@ LIMITS: Final[dict[str, str]] = {
 }
 TOP_KEYS: Final = (*LIMITS, "specs", "convention")
 ENTRY_KEYS: Final = ("spec", *LIMITS)
+#: Largest limit accepted (10^18): far above any network's count, and small enough that every
+#: report can divide by it in floating point (a 400-digit limit cannot be converted to a float).
+MAX_LIMIT: Final = 10**18
 
 
 @dataclass(frozen=True)
@@ -76,25 +80,33 @@ class Limits:
 def parse_limit(key: str, raw: object) -> int:
     """A limit value: an integer, or a string such as ``"26M"``, ``"4.2G"``, ``"1_000"``.
 
-    Raises ``ValueError`` with a message naming the key and the accepted forms.
+    The rule: a limit bounds a count, so it is a whole number from 0 to ``MAX_LIMIT`` once its
+    K/M/G/T suffix is applied. ``"4.2G"`` and ``4.2e9`` are limits; ``2.5``, ``"0.5"`` and
+    ``"1.0000005M"`` are refused rather than rounded (``--max-projections 2.5`` is not a number of
+    projections). Raises ``ValueError`` with a message naming the key and the accepted forms.
     """
+    not_count = f"{key}={shown(raw)} is not a count; write an integer or e.g. \"26M\", \"4.2G\""
     if isinstance(raw, bool):
-        raise ValueError(f"{key}={raw!r} is not a count; write an integer or e.g. \"26M\", \"4.2G\"")
+        raise ValueError(not_count)
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, float):
         if not math.isfinite(raw):
-            raise ValueError(f"{key}={raw!r} is not a count; write an integer or e.g. \"26M\", \"4.2G\"")
-        value = round(raw)
+            raise ValueError(not_count)
+        if not raw.is_integer():
+            raise ValueError(f"{key}={shown(raw)} is not a whole number; a limit is a count, e.g. 26000000 or \"26M\"")
+        value = int(raw)
     elif isinstance(raw, str):
         try:
             value = parse_count(raw)
         except ValueError as exc:
             raise ValueError(f"{key}: {exc}") from None
     else:
-        raise ValueError(f"{key}={raw!r} is not a count; write an integer or e.g. \"26M\", \"4.2G\"")
+        raise ValueError(not_count)
     if value < 0:
-        raise ValueError(f"{key}={raw!r} is negative; a limit must be 0 or more")
+        raise ValueError(f"{key}={shown(raw)} is negative; a limit must be 0 or more")
+    if value > MAX_LIMIT:
+        raise ValueError(f"{key}={shown(raw)} is above the largest limit, 10^18 (1,000,000T); leave the limit out to set none")
     return value
 
 
@@ -214,7 +226,8 @@ def load_budget(path: str | Path) -> Budget:
             lines.get("specs"),
         ))
         specs = {}
-    for name, body in specs.items():
+    for key, body in specs.items():
+        name = printable(key, 60)  # a crafted name is shown short and without control characters
         where = f"specs.{name}."
         if not isinstance(body, Mapping):
             problems.append(Problem(f"specs.{name} must be a table with spec = SPEC and max_* limits", lines.get("specs")))
@@ -223,7 +236,7 @@ def load_budget(path: str | Path) -> Budget:
         spec = body.get("spec")
         if not isinstance(spec, str) or not spec.strip():
             problems.append(Problem(
-                f"specs.{name} needs spec = SPEC (a preset such as \"resnet50\" or a config file path), got {spec!r}",
+                f"specs.{name} needs spec = SPEC (a preset such as \"resnet50\" or a config file path), got {shown(spec)}",
                 lines.get("specs"),
             ))
             continue
@@ -234,11 +247,10 @@ def load_budget(path: str | Path) -> Budget:
             spec = rebased(spec, str(folder))  # the user's module, found from the budget file's folder
         if not defaults.merged(own):
             problems.append(Problem(f"specs.{name} has no limits; give max_params, max_macs, max_activations or max_projections"))
-        entries.append(BudgetEntry(str(name), spec, own))
+        entries.append(BudgetEntry(name, spec, own))
     convention = _convention(doc.get("convention"), problems, lines.get("convention"))
     if problems:
-        rendered = [p.render(source) for p in problems]
-        raise SpecError("; ".join(rendered), problems=rendered)
+        raise_problems(source, problems)
     return Budget(source, defaults, tuple(entries), convention)
 
 
@@ -250,7 +262,10 @@ def _convention(raw: object, problems: list[Problem], line: int | None) -> str |
     from .errors import UsageError
 
     if not isinstance(raw, str):
-        problems.append(Problem(f"convention must be one of {', '.join(CONVENTIONS)}, got {str(raw)[:40]!r}", line))
+        problems.append(Problem(f"convention must be one of {', '.join(CONVENTIONS)}, got {shown(raw, 40)}", line))
+        return None
+    if len(raw) > 64:  # no convention's name is this long; spare the did-you-mean a huge string
+        problems.append(Problem(f"unknown counting convention {shown(raw, 40)}: valid: {', '.join(CONVENTIONS)}", line))
         return None
     from .conventions import check_convention
 

@@ -8,11 +8,15 @@ Counts (parameters, MACs) take decimal (SI) prefixes, as in the papers and torch
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Final
 
 _PREFIXES: Final = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 _SUFFIX_VALUE: Final = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _NUMBER: Final = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kKmMgGtT]?)\s*$")
+#: Longest text read as a count; longer text is refused before any conversion (``int()`` of a
+#: string has its own limit of 4,300 digits).
+MAX_COUNT_CHARS: Final = 1000
 
 
 def human(value: float, digits: int = 2) -> str:
@@ -40,18 +44,31 @@ def percent(part: float, whole: float, digits: int = 1) -> str:
 
 
 def parse_count(text: str) -> int:
-    """``'26M' -> 26000000``, ``'4.2G' -> 4200000000``, ``'1_000' -> 1000``.
+    """``'26M' -> 26000000``, ``'4.2G' -> 4200000000``, ``'1_000' -> 1000``; never negative.
 
+    Exact (decimal arithmetic, no float), so a number of hundreds of digits is a number, not an
+    overflow, and a count is whole: ``'2.5'`` or ``'1.0000005M'`` is refused rather than rounded.
     Raises ``ValueError`` with the accepted forms, so a budget typo is a clear message.
     """
-    m = _NUMBER.match(str(text))
+    raw = str(text)
+    m = _NUMBER.match(raw) if len(raw) <= MAX_COUNT_CHARS else None
     if not m:
         raise ValueError(
-            f"{text!r} is not a count; write an integer or a number with K, M, G or T (e.g. 26M, 4.2G)"
+            f"{_shown(raw)} is not a count; write an integer or a number with K, M, G or T (e.g. 26M, 4.2G)"
         )
     number, suffix = m.groups()
-    scaled = float(number.replace("_", "")) * _SUFFIX_VALUE[suffix.upper()]
-    return round(scaled)
+    scaled = Fraction(number.replace("_", "")) * _SUFFIX_VALUE[suffix.upper()]
+    if scaled.denominator != 1:
+        raise ValueError(f"{_shown(raw)} is not a whole number; a count is an integer (2.5K, which is 2500, is one)")
+    return int(scaled)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``repr(text)`` cut to ``limit`` characters, keeping its start and end, for error messages."""
+    shown = repr(text[: 2 * limit])
+    if len(text) > 2 * limit or len(shown) > limit:
+        shown = shown[: limit // 2] + "..." + repr(text[-limit // 4:])[1:]
+    return shown
 
 
 _BYTE_UNITS: Final = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
