@@ -130,10 +130,11 @@ def compare(
         if is_module_spec(text) and other is not None:
             size = size or other.plan.input_shape[1]
             channels = channels or other.plan.input_shape[0]
+        side = "A" if text == spec_a else "B"
         try:
             resolved[text] = recount(load_analysis(text, shortcut, stride_in, size, num_classes, channels), convention)
-        except SpecError as exc:
-            problems.extend(exc.problems)
+        except SpecError as exc:  # say which side the problem is on
+            problems.extend(f"SPEC_{side} ({_short(text)}): {p}" for p in exc.problems)
     if problems:
         raise SpecError("; ".join(problems), problems=problems)
     a, b = resolved[spec_a], resolved[spec_b]
@@ -242,6 +243,12 @@ def check(
     if violations:
         sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
         raise typer.Exit(1)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    from ..naming import printable
+
+    return printable(text.strip(), limit)
 
 
 def register(app: typer.Typer) -> None:

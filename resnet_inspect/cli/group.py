@@ -4,8 +4,8 @@
 runs (or when ``--help`` lists them all). Building every command's options up front cost newer
 typer releases most of the start-up (typer 0.29 makes a pydantic adapter per option), so
 ``summary`` would start slower with the typer a fresh ``pip install`` gets than with the pinned
-one. ``COMMANDS`` names each command's module and its one-line help, in ``--help`` order; a test
-keeps it equal to the commands' own docstrings.
+one. ``COMMANDS`` names each command's module, in ``--help`` order; a test keeps it equal to what
+the modules register.
 
 **One error boundary.** ``main`` catches everything a command or the parser can raise, for every
 command at once: usage errors (a bad option value, an unknown option or command, a missing
@@ -30,29 +30,11 @@ ClickExit: Any = typer.Exit
 ClickAbort: Any = typer.Abort
 _NO_ARGS: Any = getattr(sys.modules[UsageError.__module__], "NoArgsIsHelpError", ())
 
-#: command -> (module under resnet_inspect.cli, one-line help), in --help order.
-COMMANDS: Final[dict[str, tuple[str, str]]] = {
-    "summary": ("summary", "Per-block parameters, MACs and shortcut types of a network: a preset or config (computed without "
-                "torch), or your own module (traced once on the meta device; this imports and runs your code)."),
-    "presets": ("summary", "List the named networks with their parameters and MACs."),
-    "shortcuts": ("shortcuts", "What the shortcuts cost: the network under none/A/B/C/D side by side (with He et al."),
-    "memory": ("memory", "Training memory: the activations autograd saves for backward (per block), weights, gradients and "
-               "optimizer state, computed without torch; --measure checks the activations against the built module."),
-    "roofline": ("roofline", "Bytes moved and arithmetic intensity (FLOP per byte) per block, and a roofline estimate of its "
-                 "time on a device: which blocks, layers and shortcuts are memory-bound."),
-    "counting": ("counting", "The number each counter prints for this network's module (torchvision's metadata, fvcore, "
-                 "ptflops with either backend, thop, torchinfo, torch's FlopCounterMode), each reproduced from the shapes "
-                 "without torch, with its breakdown by op and how it differs from ours; and what the paper's stride "
-                 "placement changes."),
-    "spec": ("compare", "Print the fully resolved spec (every field) as a config file to start from or to check."),
-    "compare": ("compare", "Differences between two networks (B - A): totals, per stage, and per block where the layouts align."),
-    "check": ("compare", "Check networks against budgets: exit 0 within, 1 over (one line per exceeded limit on stderr), "
-              "2 bad input."),
-    "diagram": ("diagram", "Draw a network, one block, or one block's shortcut options as a Graphviz diagram."),
-    "build": ("model", "Build the torch model of a network and write its freshly initialised weights."),
-    "verify": ("model", "Check the analytic counts against the built torch module and fvcore, op by op and block by block."),
-    "inspect": ("inspect_cmd", "Recover the architecture of a checkpoint or a live model from its weights, then summarise it."),
-    "bench": ("bench", "Measure forward latency of the built model, of every block and of every shortcut module."),
+#: command -> its module under resnet_inspect.cli, in --help order.
+COMMANDS: Final[dict[str, str]] = {
+    "summary": "summary", "presets": "summary", "shortcuts": "shortcuts", "memory": "memory", "roofline": "roofline",
+    "counting": "counting", "spec": "compare", "compare": "compare", "check": "compare", "diagram": "diagram",
+    "build": "model", "verify": "model", "inspect": "inspect_cmd", "bench": "bench",
 }
 
 
@@ -78,7 +60,7 @@ class ResnetInspectGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMANDS:
             return None
-        return build_commands(COMMANDS[cmd_name][0]).get(cmd_name)
+        return build_commands(COMMANDS[cmd_name]).get(cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else ""
