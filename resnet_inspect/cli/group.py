@@ -45,10 +45,12 @@ def build_commands(module: str) -> dict[str, Any]:
                       context_settings={"help_option_names": ["-h", "--help"]})
     mod.register(sub)
     built: Any = typer.main.get_command(sub)
+    from .coerce import lighten
+
     if hasattr(built, "list_commands"):  # a group: the module registers several commands
         ctx = typer.Context(built)
-        return {name: built.get_command(ctx, name) for name in built.list_commands(ctx)}
-    return {built.name or "": built}
+        return {name: lighten(built.get_command(ctx, name)) for name in built.list_commands(ctx)}
+    return {built.name or "": lighten(built)}
 
 
 class ResnetInspectGroup(TyperGroup):
@@ -72,6 +74,9 @@ class ResnetInspectGroup(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        from .coerce import lighten
+
+        lighten(self)  # the group's own options (--version)
         code = run_bounded(lambda: super(ResnetInspectGroup, self).main(
             args, prog_name, complete_var, standalone_mode=False, **extra))
         if standalone_mode:
