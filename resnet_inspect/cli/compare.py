@@ -30,7 +30,6 @@ from .common import (
     deliver,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     load_spec,
@@ -45,7 +44,6 @@ class SpecFormat(str, enum.Enum):
     json = "json"
 
 
-@handle_errors
 def spec(
     spec: SpecArg,
     fmt: Annotated[SpecFormat, typer.Option("--format", "-f", case_sensitive=False, help="File format to print.")] = SpecFormat.toml,
@@ -87,7 +85,6 @@ def spec(
     deliver(header + dump_spec(matched, fmt.value), output)
 
 
-@handle_errors
 def compare(
     spec_a: Annotated[str, typer.Argument(metavar="SPEC_A", help="The reference network (e.g. the base branch's config).", show_default=False)],
     spec_b: Annotated[str, typer.Argument(metavar="SPEC_B", help="The network compared with it (e.g. the pull request's config).", show_default=False)],
@@ -152,7 +149,6 @@ def _limit_option(name: str, what: str) -> Any:
     return typer.Option(name, help=f"Fail when {what} exceed N (26M, 4.2G, 1_000, 25557032).", metavar="N", rich_help_panel="Limits")
 
 
-@handle_errors
 def check(
     spec: Annotated[Optional[str], typer.Argument(metavar="[SPEC]", help="The network to check; leave out to check every spec named in --budget.", show_default=False)] = None,
     max_params: Annotated[Optional[str], _limit_option("--max-params", "parameters")] = None,

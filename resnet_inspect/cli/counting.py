@@ -19,13 +19,11 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
 )
 
 
-@handle_errors
 def counting(
     spec: SpecArg,
     explain: ExplainOpt = False,

@@ -17,7 +17,6 @@ from .common import (
     SpecArg,
     StrideInOpt,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
 )
@@ -36,7 +35,6 @@ class DiagramFormat(str, enum.Enum):
     pdf = "pdf"
 
 
-@handle_errors
 def diagram(
     spec: SpecArg,
     output: Annotated[

@@ -21,7 +21,6 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     screen,
@@ -49,7 +48,6 @@ class Device(str, enum.Enum):
     cuda = "cuda"
 
 
-@handle_errors
 def memory(
     spec: SpecArg,
     batch: Annotated[int, typer.Option("--batch", "-b", min=1, max=MAX_BATCH, help="Samples per training step.")] = 1,

@@ -21,7 +21,6 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     screen,
@@ -48,7 +47,6 @@ DevicePeakOpt = Annotated[
 ]
 
 
-@handle_errors
 def roofline(
     spec: SpecArg,
     device: Annotated[Optional[str], typer.Option("--device", "-d", metavar="NAME",

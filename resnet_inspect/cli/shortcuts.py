@@ -23,7 +23,6 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     screen,
@@ -41,7 +40,6 @@ class Metric(str, enum.Enum):
     macs = "macs"
 
 
-@handle_errors
 def shortcuts(
     spec: SpecArg,
     view: Annotated[View, typer.Option("--view", case_sensitive=False, help="The options side by side (network), every block's alternatives (blocks), or both.")] = View.all,

@@ -22,7 +22,6 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     recount,
@@ -35,7 +34,6 @@ class Depth(str, enum.Enum):
     stage = "stage"
 
 
-@handle_errors
 def summary(
     spec: SpecArg,
     depth: Annotated[Depth, typer.Option("--depth", case_sensitive=False, help="Rows per block, or one row per stage.")] = Depth.block,
@@ -109,7 +107,6 @@ def _verify_first(text: str, analysis: Any, input_size: int | None, in_channels:
             verify_mod.verify_or_raise(analysis.spec)
 
 
-@handle_errors
 def presets(
     family: Annotated[str | None, typer.Option("--family", help="Only this family (torchvision, paper, cifar, preact, wide, timm).")] = None,
     fmt: FormatOpt = Format.table,
