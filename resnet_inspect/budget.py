@@ -245,7 +245,7 @@ def load_budget(path: str | Path) -> Budget:
             spec = str(folder / spec)
         elif spec.partition(":")[0].strip().endswith(".py"):
             spec = rebased(spec, str(folder))  # the user's module, found from the budget file's folder
-        if not defaults.merged(own):
+        if not defaults.merged(own) and not any(k in LIMITS for k in (*doc, *body)):  # not a refused limit's echo
             problems.append(Problem(f"specs.{name} has no limits; give max_params, max_macs, max_activations or max_projections"))
         entries.append(BudgetEntry(name, spec, own))
     convention = _convention(doc.get("convention"), problems, lines.get("convention"))
