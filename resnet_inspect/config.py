@@ -298,7 +298,7 @@ def _yaml_loads(text: str) -> tuple[Any, dict[str, int]]:
     try:  # the loader checks for unprintable characters as soon as it is made
         loader = _bounded_yaml_loader(text)
     except yaml.YAMLError as exc:
-        raise _SyntaxProblem(Problem(printable(f"invalid YAML: {exc}", 200))) from None
+        raise _yaml_problem(exc, text) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -315,9 +315,18 @@ def _yaml_loads(text: str) -> tuple[Any, dict[str, int]]:
             raise _SyntaxProblem(Problem(message)) from None
         raise _SyntaxProblem(Problem(message, mark.line + 1, mark.column + 1)) from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an integer too long to convert
-        raise _SyntaxProblem(Problem(printable(f"invalid YAML: {exc}", 200))) from None
+        raise _yaml_problem(exc, text) from None
     finally:
         loader.dispose()
+
+
+def _yaml_problem(exc: Exception, text: str) -> _SyntaxProblem:
+    """A YAML error without a mark (an unprintable character, an integer too long), on one line and
+    located by the character position a reader error carries."""
+    position = getattr(exc, "position", None)
+    line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+    first = str(exc).split("\n", 1)[0]
+    return _SyntaxProblem(Problem(printable(f"invalid YAML: {first}", 200), line))
 
 
 def _yaml_key_lines(node: Any) -> dict[str, int]:

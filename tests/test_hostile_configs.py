@@ -306,3 +306,10 @@ def test_the_pure_python_yaml_parser_is_bounded_too(tmp_path: Path, monkeypatch:
     assert time.perf_counter() - start < 1.0
     path.write_text("base: resnet34\nshortcut: A\nwidths: &w [64, 128, 256, 512]\n")
     assert load_config(path).widths == (64, 128, 256, 512)
+
+
+@pytest.mark.parametrize("raw", [b"\x01", b"\x1b[2J", b"\x7f"])
+def test_a_raw_control_character_in_yaml_is_one_located_line(raw: bytes, tmp_path: Path) -> None:
+    (tmp_path / "net.yaml").write_bytes(b"base: resnet50\nname: a" + raw + b"b\n")
+    line, _ = refused("summary", "net.yaml", cwd=tmp_path)
+    assert line.startswith("error: net.yaml:2: invalid YAML: unacceptable character") and "\x1b" not in line
