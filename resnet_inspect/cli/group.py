@@ -73,7 +73,9 @@ class ResnetInspectGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        if not windows_expand_args:
+            extra["windows_expand_args"] = False
         from .coerce import lighten
 
         lighten(self)  # the group's own options (--version)
