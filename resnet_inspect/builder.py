@@ -47,7 +47,9 @@ class ZeroPadShortcut(nn.Module):
     """He et al. (2015) option A: identity on a strided subsample, extra channels filled with zeros.
 
     No parameters. With stride 1 (a widening first block, e.g. a bottleneck's ``layer1.0``) it only
-    pads.
+    pads. The input's channels come first and the zeros after them, so channel ``i`` of the input
+    is added to channel ``i`` of the main path; ``verify`` checks this placement on the trace
+    (``shortcut.offset``), since padding in front would cost exactly the same.
     """
 
     def __init__(self, stride: int, extra_channels: int) -> None:
