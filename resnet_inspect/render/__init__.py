@@ -2,14 +2,18 @@
 
 ``diagram_text`` picks the analyses a view needs (the compare view needs the network under a
 second shortcut option) and hands them to ``dot.py``; ``render_file`` writes the DOT text itself
-or the image Graphviz's ``dot`` program makes of it. The ``graphviz`` package is imported only
-inside ``render_file`` and only for image formats, so writing ``.dot`` needs neither it nor ``dot``.
+or the image Graphviz's ``dot`` program makes of it, run as a subprocess with a timeout, so
+writing ``.dot`` needs no ``dot``.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
+import os
 import shutil
+import signal
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Final, Literal
@@ -30,6 +34,11 @@ DEFAULT_DPI: Final = 96
 #: Accepted ``--dpi`` values: below 36 the 11 pt labels are unreadable; at 600 ResNet-152 is already
 #: about 8,000 px tall, and the bitmap Graphviz holds grows with the square of ``dpi``.
 DPI_RANGE: Final = (36, 600)
+
+#: Seconds Graphviz's ``dot`` may take to render before it is stopped (ResNet-1001 takes under
+#: 10 s); ``RESNET_INSPECT_DOT_TIMEOUT`` overrides it.
+DOT_TIMEOUT: Final = 60.0
+DOT_TIMEOUT_ENV: Final = "RESNET_INSPECT_DOT_TIMEOUT"
 
 INSTALL_HINT: Final = (
     "install Graphviz (apt-get install graphviz, or brew install graphviz on macOS), or write .dot instead"
@@ -157,8 +166,10 @@ def render_bytes(dot_text: str, fmt: str, dpi: int = DEFAULT_DPI) -> bytes:
     """``dot_text`` as ``fmt`` bytes: the text itself for ``dot``, else Graphviz's rendering (a PNG
     at ``dpi`` pixels per inch).
 
-    Raises ``MissingDependency`` (one line with the install command) when ``dot`` or the
-    ``graphviz`` package is missing, before anything is written.
+    Raises ``MissingDependency`` (one line with the install command) when ``dot`` is missing, and
+    ``ResnetInspectError`` when it fails or runs past ``dot_timeout()`` seconds (a hung ``dot`` is
+    stopped), before anything is written. ``dot`` is run directly rather than through the
+    ``graphviz`` package, whose ``pipe`` cannot be given a timeout.
     """
     if fmt == "dot":
         return dot_text.encode("utf-8")
@@ -166,23 +177,56 @@ def render_bytes(dot_text: str, fmt: str, dpi: int = DEFAULT_DPI) -> bytes:
         raise UsageError(f"format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
     if fmt == "png":
         dot_text = with_dpi(dot_text, dpi)
-    if shutil.which("dot") is None:
+    program = shutil.which("dot")
+    if program is None:
         raise MissingDependency(f"writing .{fmt} needs Graphviz's 'dot' program, which is not on PATH: {INSTALL_HINT}")
+    return _run_dot(program, dot_text, fmt, dot_timeout())
+
+
+def dot_timeout() -> float:
+    """Seconds ``dot`` may take: ``RESNET_INSPECT_DOT_TIMEOUT`` if set, else ``DOT_TIMEOUT``."""
+    text = os.environ.get(DOT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DOT_TIMEOUT
     try:
-        import graphviz
-    except ModuleNotFoundError:
-        raise MissingDependency(
-            f"writing .{fmt} needs the 'graphviz' Python package: pip install graphviz (or write .dot)"
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"{DOT_TIMEOUT_ENV}={text[:40]!r} is not a number of seconds above 0")
+    return seconds
+
+
+def _run_dot(program: str, dot_text: str, fmt: str, timeout: float) -> bytes:
+    """Graphviz's output for ``dot_text``, or one-line errors: ``dot`` failed, or it ran past
+    ``timeout`` and was stopped, with everything it started (its own session, killed whole)."""
+    proc = subprocess.Popen([program, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        data, err = proc.communicate(dot_text.encode("utf-8"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_session(proc)
+        raise ResnetInspectError(
+            f"Graphviz 'dot' did not finish rendering .{fmt} within {timeout:g} s and was stopped; nothing written "
+            f"(set {DOT_TIMEOUT_ENV}=SECONDS to wait longer, or write .dot)"
         ) from None
-    try:
-        data: bytes = graphviz.Source(dot_text, engine="dot").pipe(format=fmt, encoding=None, quiet=True)
-    except graphviz.ExecutableNotFound:
-        raise MissingDependency(f"writing .{fmt} needs Graphviz's 'dot' program: {INSTALL_HINT}") from None
-    except graphviz.CalledProcessError as exc:
-        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {exc.returncode}"
-        raise ResnetInspectError(f"Graphviz 'dot' failed to render .{fmt}: {detail}") from None
+    except BaseException:
+        _kill_session(proc)
+        raise
+    if proc.returncode != 0:
+        stderr = err.decode("utf-8", "replace").strip()
+        detail = stderr.splitlines()[-1] if stderr else f"exit status {proc.returncode}"
+        raise ResnetInspectError(f"Graphviz 'dot' failed to render .{fmt}: {detail[:200]}")
     return data
+
+
+def _kill_session(proc: subprocess.Popen[bytes]) -> None:
+    """Stop ``dot`` and whatever it started (a wrapper script's children), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()
 
 
 def render_file(dot_text: str, path: Path, fmt: str, dpi: int = DEFAULT_DPI) -> None:
