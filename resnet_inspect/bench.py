@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .counts import Analysis, analyze
 from .errors import UsageError
@@ -102,6 +104,40 @@ Progress = Callable[[str], None]
 #: Fewest and most timed runs behind a median (each run may repeat the call several times).
 MIN_RUNS = 7
 MAX_RUNS = 1000
+#: The largest batch: far above what fits any device at 224 px, so a typo is refused in words
+#: rather than by an allocation that fails (or swaps) later.
+MAX_BATCH: Final = 1 << 20
+#: Seconds of timed runs per measurement: finite, and at most an hour (a bench times several).
+MIN_TIME_RANGE: Final = (0.01, 3600.0)
+
+
+def max_threads() -> int:
+    """Most CPU threads ``--threads`` may ask for: four per core. torch crashes (a segfault, not
+    an exception) when asked for 100,000, and more threads than cores only measure contention."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_settings(batch: int, min_time: float, threads: int | None) -> None:
+    """Refuse, in one line and before torch is imported, settings that would run forever
+    (``--min-time inf`` or ``nan``), crash torch (``--threads 100000``) or mean nothing."""
+    low, high = MIN_TIME_RANGE
+    if not (math.isfinite(min_time) and low <= min_time <= high):
+        raise UsageError(f"--min-time {min_time}: give seconds from {low} to {high:g}")
+    if threads is not None and not 1 <= threads <= max_threads():
+        raise UsageError(f"--threads {threads}: give 1 to {max_threads()} (four per CPU core of this machine)")
+    _check_batch(batch)
+
+
+def _check_batch(batch: int) -> None:
+    if not 1 <= batch <= MAX_BATCH:
+        raise UsageError(f"--batch {batch} must be from 1 to {MAX_BATCH:,}")
+
+
+def _check_run(batch: int, min_run_time: float) -> None:
+    """The Python API's bounds (tests time for a millisecond; only endless or absurd runs are refused)."""
+    _check_batch(batch)
+    if not (math.isfinite(min_run_time) and min_run_time >= 0):
+        raise UsageError(f"min_run_time {min_run_time} must be a finite number of seconds")
 
 
 def _torch() -> Any:
@@ -275,8 +311,7 @@ def run_bench(
     torch = _torch()
     from .builder import build_model
 
-    if batch < 1:
-        raise UsageError(f"--batch {batch} must be at least 1")
+    _check_run(batch, min_run_time)
     dev = resolve_device(device)
     say = progress or (lambda _msg: None)
     options = tuple(options or (spec.shortcut,))
@@ -326,8 +361,7 @@ def run_bench_module(
     from .nn.usercode import build_real
     from .target import parse_target
 
-    if batch < 1:
-        raise UsageError(f"--batch {batch} must be at least 1")
+    _check_run(batch, min_run_time)
     dev = resolve_device(device)
     say = progress or (lambda _msg: None)
     timer = _Timer(dev, batch, analysis.plan.input_shape, min_run_time, warmup)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -25,9 +27,11 @@ from .common import (
     load_analysis,
     load_spec,
 )
+from .model import MaxMemoryOpt
 from .progress import Silent, progress
 
 if TYPE_CHECKING:
+    from ..counts import Analysis
     from ..spec import ResNetSpec
 
 
@@ -40,13 +44,15 @@ class Device(str, enum.Enum):
 def bench(
     spec: SpecArg,
     device: Annotated[Device, typer.Option("--device", case_sensitive=False, help="Where to run: cpu or cuda.")] = Device.cpu,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", help="Batch size (1 to 1,048,576; its memory is estimated first).")] = 1,
     shortcut_options: Annotated[Optional[str], typer.Option(
         "--shortcut-options", help="Also time the whole network under these shortcut options, e.g. A,B,C.")] = None,
     backward: Annotated[bool, typer.Option("--backward", help="Also time forward + backward (training step without optimizer).")] = False,
     blocks: Annotated[bool, typer.Option("--blocks/--no-blocks", help="Time every block and its shortcut module.")] = True,
-    min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Least seconds of timed runs per network measurement (at least 7 runs).")] = 0.5,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch CPU threads (default: torch's).")] = None,
+    min_time: Annotated[float, typer.Option(
+        "--min-time", help="Least seconds of timed runs per network measurement (at least 7 runs; 0.01 to 3600).")] = 0.5,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", help="torch CPU threads (default: torch's; at most four per CPU core).")] = None,
     device_peak: Annotated[Optional[str], typer.Option(
         "--device-peak", metavar="FLOPS,BANDWIDTH",
         help="Peak FLOP/s and memory bandwidth behind the roofline estimates, e.g. 312T,2.0TB/s (default: measured at "
@@ -58,6 +64,7 @@ def bench(
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
     in_channels: InChannelsOpt = None,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Measure forward latency of the built model, of every block and of every shortcut module.
 
@@ -65,7 +72,9 @@ def bench(
     device's peak FLOP/s and bandwidth (measured first unless --device-peak gives them), and shows
     what projection shortcuts cost in time against identity. Needs torch; timings vary between
     machines and runs. Your own module (FILE.py:CALLABLE) is built for real and timed as written:
-    this runs your code.
+    this runs your code. The memory needed (two models, the forward at --batch, with --backward
+    the gradients and saved activations) is estimated first: above --max-memory, bench exits 2
+    before allocating anything.
 
     Examples:
 
@@ -80,11 +89,16 @@ def bench(
       resnet-inspect bench models.py:ResNet18 --input-size 32 --batch 64
     """
     guard_outputs(input_files(spec), output=output)
-    from ..bench import parse_options, parse_peak, run_bench, run_bench_module
+    from ..bench import check_settings, parse_options, parse_peak, run_bench, run_bench_module
+    from ..counts import analyze
     from ..report import bench as report
+    from ..resources import memory_limit
     from ..sources import is_module_spec
 
+    check_settings(batch, min_time, threads)
     peak = parse_peak(device_peak)
+    limit = memory_limit(max_memory)
+    fits = functools.partial(_require_memory, limit=limit, batch=batch, backward=backward, probe=peak is None)
 
     if is_module_spec(spec):
         if shortcut_options:
@@ -92,6 +106,7 @@ def bench(
 
             raise UsageError("--shortcut-options rebuilds a spec under each option; your module is timed as written: drop it")
         analysis = load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels)
+        fits((analysis,), models=1)
         with progress(f"bench {analysis.name}", total=(len(analysis.blocks) if blocks else 0) + 1) as shown:
             say = _timing(shown, threads)
             result = run_bench_module(spec, analysis, device.value, batch, backward, blocks, min_run_time=min_time, progress=say,
@@ -100,11 +115,23 @@ def bench(
         return
     resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, in_channels, command="bench")
     options = parse_options(shortcut_options, resolved)
+    fits(tuple(analyze(dataclasses.replace(resolved, shortcut=opt)) for opt in {*options, resolved.shortcut}), models=2)
     with progress(f"bench {resolved.name}", total=_phases(options, resolved, blocks)) as shown:
         say = _timing(shown, threads)
         result = run_bench(resolved, device.value, batch, options, backward, blocks, min_run_time=min_time, progress=say,
                            peak=peak)
     emit(fmt, output, data=lambda: report.to_json(result), docs=lambda: report.tables(result))
+
+
+def _require_memory(analyses: tuple[Analysis, ...], *, limit: tuple[int, str], batch: int, backward: bool,
+                    probe: bool, models: int) -> None:
+    """Refuse, before torch is imported, a bench whose largest network (among the shortcut options
+    timed) would not fit ``limit`` at ``batch``: an absurd --batch is a one-line error, not a swap storm."""
+    from ..resources import bench_estimate, require, short_name
+
+    largest = max(analyses, key=lambda a: a.total.params)
+    what = f"bench {short_name(largest.name)} at batch {batch:,}" + (" with --backward" if backward else "")
+    require(bench_estimate(largest, what, batch, backward, probe, models), limit, "try a smaller --batch or --input-size")
 
 
 def _phases(options: tuple[str, ...], resolved: ResNetSpec, blocks: bool) -> int:

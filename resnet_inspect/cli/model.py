@@ -44,6 +44,13 @@ class KeyLayout(str, enum.Enum):
 
 WEIGHT_SUFFIXES = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
 
+MaxMemoryOpt = Annotated[Optional[str], typer.Option(
+    "--max-memory", metavar="SIZE",
+    help="Refuse, before allocating anything, work whose estimated memory is above SIZE: 8GiB, 500MiB, 16GB, or a share "
+         "of the memory available now, 25%. Default: half the available memory.",
+)]
+
+
 @handle_errors
 def build(
     spec: SpecArg,
@@ -57,10 +64,11 @@ def build(
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Build the torch model of a network and write its freshly initialised weights.
 
-    Parameter names are torchvision's for torchvision-style networks, so the file loads into torchvision's model with strict=True. Initialisation is torchvision's: Kaiming normal (fan_out) for convs, BN weight 1 and bias 0, PyTorch's default for the FC layer.
+    Parameter names are torchvision's for torchvision-style networks, so the file loads into torchvision's model with strict=True. Initialisation is torchvision's: Kaiming normal (fan_out) for convs, BN weight 1 and bias 0, PyTorch's default for the FC layer. The memory needed (the weights and their serialised copy, 4 bytes per parameter each) is estimated first: above --max-memory, build exits 2 before allocating anything.
 
     Examples:
 
@@ -88,6 +96,7 @@ def build(
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"-o {output}: folder {parent} does not exist; create it first")
+    _require_build_memory(resolved, max_memory, kind)
 
     with progress(f"build {resolved.name}") as shown:
         shown.load("torch")
@@ -109,6 +118,19 @@ def build(
         write_atomic(output, data)
     params = sum(p.numel() for p in model.parameters())
     sys.stderr.write(f"wrote {output} ({params:,} parameters, {len(state)} tensors, {kind})\n")
+
+
+def _require_build_memory(resolved: Any, max_memory: str | None, kind: str) -> None:
+    """Refuse a build whose weights and file would not fit, before torch allocates them (a
+    2-billion-parameter spec otherwise swaps for minutes and ends in a traceback)."""
+    from ..counts import analyze
+    from ..resources import build_estimate, memory_limit, require, short_name
+    from ..units import human
+
+    limit = memory_limit(max_memory)
+    analysis = analyze(resolved)
+    what = f"build {short_name(resolved.name)} ({human(analysis.total.params)} params)"
+    require(build_estimate(analysis, what, kind), limit, "use smaller widths or fewer layers")
 
 
 def _serialise(state: dict[str, Any], kind: str) -> bytes:
@@ -140,12 +162,13 @@ def verify(
     input_size: InputSizeOpt = None,
     num_classes: NumClassesOpt = None,
     in_channels: InChannelsOpt = None,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Check the analytic counts against the built torch module and fvcore, op by op and block by block.
 
-    Parameters are counted with sum(p.numel()) per block and in total; conv, linear, batch_norm and adaptive_avg_pool2d with fvcore's FlopCountAnalysis (eval mode); relu, max_pool and avg_pool with forward hooks; the residual additions with the tracer, which finds them by what the ops do; the output must be [1, num_classes]. Exits 1 and names every block and op that differs (one line each on stderr).
+    Parameters are counted with sum(p.numel()) per block and in total; conv, linear, batch_norm and adaptive_avg_pool2d with fvcore's FlopCountAnalysis (eval mode); relu, max_pool and avg_pool with forward hooks on the modules that run; the residual additions, and where an identity or zero-pad shortcut puts the block's input channels (first, any zeros after them), with the tracer on the meta device, which finds them by what the ops do; the output must be [1, num_classes]. Exits 1 and names every block and op that differs (one line each on stderr). fvcore runs the module on real data: its memory is estimated first, and above --max-memory verify exits 2 before allocating anything.
 
-    SPEC may be your own module (FILE.py:CALLABLE): its traced counts are checked against sum(p.numel()) and fvcore on the real module. With --module, your module is checked against the spec block by block: a missing addition, a different stride or shape, a projection where the spec has identity, different parameters or MACs. Both run your code.
+    SPEC may be your own module (FILE.py:CALLABLE): its traced counts are checked against sum(p.numel()) and fvcore on the real module. With --module, your module is checked against the spec block by block: a missing addition, a different stride or shape, a projection where the spec has identity, different parameters or MACs. Either way this runs your code.
 
     Examples:
 
@@ -164,29 +187,49 @@ def verify(
     if module is not None:
         _verify_against_spec(spec, module, fmt, output, flags)
         return
+    from ..resources import memory_limit
     from ..sources import is_module_spec
 
-    if is_module_spec(spec):
-        analysis = load_analysis(spec, *flags)  # with its own spinner while the module is traced
-        with progress(f"verify {analysis.name}") as shown:
-            shown.load("torch", "fvcore.nn")
-            from ..verification import verify_traced
-
-            shown.update(f"building {analysis.name} and checking its {len(analysis.blocks)} units against fvcore…")
-            report = verify_traced(spec, analysis)
-    else:
-        resolved = load_spec(spec, *flags, command="verify")
-        with progress(f"verify {resolved.name}") as shown:
-            shown.load("torch", "fvcore.nn")
-            from ..verification import verify_spec
-
-            shown.update(f"building {resolved.name} and checking its {resolved.num_blocks} blocks against fvcore…")
-            report = verify_spec(resolved)
+    limit = memory_limit(max_memory)
+    report = _verify_module(spec, flags, limit) if is_module_spec(spec) else _verify_spec(spec, flags, limit)
     emit(fmt, output, data=report.to_json, docs=lambda: verify_tables(report))
     if not report.ok:
         for line in report.failure_lines():
             sys.stderr.write(line + "\n")
         raise typer.Exit(1)
+
+
+#: The spec overrides of ``verify``: --shortcut, --stride-in, --input-size, --num-classes, --in-channels.
+Flags = tuple[Optional[str], Optional[str], Optional[int], Optional[int], Optional[int]]
+
+
+def _verify_spec(spec: str, flags: Flags, limit: tuple[int, str]) -> VerifyReport:
+    """``verify SPEC`` of a preset or config: the memory check before torch is even imported."""
+    from ..verification import require_verify_memory
+
+    resolved = load_spec(spec, *flags, command="verify")
+    require_verify_memory(resolved, limit)
+    with progress(f"verify {resolved.name}") as shown:
+        shown.load("torch", "fvcore.nn")
+        from ..verification import verify_spec
+
+        shown.update(f"building {resolved.name} and checking its {resolved.num_blocks} blocks against fvcore…")
+        return verify_spec(resolved, max_memory=limit)
+
+
+def _verify_module(spec: str, flags: Flags, limit: tuple[int, str]) -> VerifyReport:
+    """``verify FILE.py:CALLABLE``: traced on the meta device, then built for real under ``limit``."""
+    from ..resources import require, short_name, verify_module_estimate
+
+    analysis = load_analysis(spec, *flags)  # with its own spinner while the module is traced
+    require(verify_module_estimate(analysis, f"verify {short_name(analysis.name)}"), limit,
+            "try a smaller --input-size or raise --max-memory")
+    with progress(f"verify {analysis.name}") as shown:
+        shown.load("torch", "fvcore.nn")
+        from ..verification import verify_traced
+
+        shown.update(f"building {analysis.name} and checking its {len(analysis.blocks)} units against fvcore…")
+        return verify_traced(spec, analysis)
 
 
 def _verify_against_spec(spec: str, module: str, fmt: Format, output: Path | None,
@@ -265,13 +308,16 @@ def verify_tables(report: VerifyReport) -> list[TableDoc]:
     checked = len(report.checks) + 1
     summary = (f"all {checked:,} checks agree" if report.ok
                else f"{failures:,} of {checked:,} checks differ (listed on stderr)")
+    if report.problems:  # nothing was counted: say why instead
+        summary = f"nothing could be counted: {report.problems[0]}"
     totals = TableDoc(
         f"verify {report.name}: analytic vs module vs fvcore", (
             Column("scope", "scope"), Column("quantity", "quantity"), Column("analytic", "analytic", "right"),
             Column("measured", "measured", "right"), Column("source", "source"), Column("ok", "ok", "center"),
         ), tuple(total_rows), (summary,
                                "params: sum(p.numel()) of the module; conv, linear, batch_norm, adaptive_avg_pool2d: "
-                               "fvcore FlopCountAnalysis (eval); relu, max_pool, avg_pool: forward hooks; add: the trace."),
+                               "fvcore FlopCountAnalysis (eval); relu, max_pool, avg_pool: forward hooks; add and shortcut.offset "
+                               "(where the block's input channels land in an identity or zero-pad shortcut): the trace."),
     )
 
     by_block: dict[str, dict[str, Check]] = {}
@@ -280,7 +326,8 @@ def verify_tables(report: VerifyReport) -> list[TableDoc]:
             by_block.setdefault(c.scope, {})[c.quantity] = c
     present = {q for checks in by_block.values() for q in checks}
     columns: tuple[tuple[str, str], ...] = (("params", "params"), ("params.shortcut", "shortcut params"), ("conv", "conv MACs"),
-               ("batch_norm", "batch_norm"), ("relu", "relu"), ("add", "add"), ("avg_pool", "avg_pool"))
+               ("batch_norm", "batch_norm"), ("relu", "relu"), ("add", "add"), ("avg_pool", "avg_pool"),
+               ("shortcut.offset", "shortcut offset"))
     columns += tuple((q, q) for q in sorted(present - {q for q, _ in columns}))
     quantities = tuple(q for q, _ in columns if q in present)
     headers = tuple(h for q, h in columns if q in present)
