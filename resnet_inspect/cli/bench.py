@@ -22,7 +22,6 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     load_spec,
@@ -40,7 +39,6 @@ class Device(str, enum.Enum):
     cuda = "cuda"
 
 
-@handle_errors
 def bench(
     spec: SpecArg,
     device: Annotated[Device, typer.Option("--device", case_sensitive=False, help="Where to run: cpu or cuda.")] = Device.cpu,

@@ -25,7 +25,6 @@ from .common import (
     StrideInOpt,
     emit,
     guard_outputs,
-    handle_errors,
     input_files,
     load_analysis,
     load_spec,
@@ -51,7 +50,6 @@ MaxMemoryOpt = Annotated[Optional[str], typer.Option(
 )]
 
 
-@handle_errors
 def build(
     spec: SpecArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Weights file: .pt/.pth (torch state_dict) or .safetensors.", dir_okay=False, show_default=False)],
@@ -148,7 +146,6 @@ def _serialise(state: dict[str, Any], kind: str) -> bytes:
     return buf.getvalue()
 
 
-@handle_errors
 def verify(
     spec: SpecArg,
     module: Annotated[Optional[str], typer.Option(
