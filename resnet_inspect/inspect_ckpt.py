@@ -50,8 +50,9 @@ FORMATS: Final = {"zip": "torch.save zip archive", "pickle": "legacy torch.save 
 #: Keys under which training scripts commonly nest the weights, tried in this order.
 WRAPPER_KEYS: Final = ("state_dict", "model_state_dict", "model", "module", "net", "network", "weights",
                        "state_dict_ema", "model_ema")
-#: A safetensors header above this is corrupt (real ones are a few hundred KB at most).
-MAX_HEADER_BYTES: Final = 100 * 1024 * 1024
+#: A safetensors header above this is corrupt (real ones are a few hundred KB at most); the
+#: ``safetensors`` library's own limit (``MAX_HEADER_SIZE``).
+MAX_HEADER_BYTES: Final = 100_000_000
 _DTYPE_BYTES: Final = {
     "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
     "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
@@ -93,7 +94,33 @@ def load(source: str) -> Loaded:
 
 
 def load_file(path: Path) -> Loaded:
-    """Shapes from a checkpoint file, whatever it is named: the content picks the reader."""
+    """Shapes from a checkpoint file, whatever it is named: the content picks the reader. A file
+    the system will not open or read (no permission, a name too long, an I/O error) is one line."""
+    try:
+        return _load_file(path)
+    except OSError as exc:
+        from .report.output import os_reason
+
+        raise _fitted(path, f"{printable(path)} cannot be read: {os_reason(exc)}") from None
+    except CheckpointError as exc:
+        raise _fitted(path, str(exc)) from None
+
+
+#: Longest checkpoint error (the CLI adds ``error: ``), so it stays one short line.
+MAX_MESSAGE: Final = 290
+
+
+def _fitted(path: Path, message: str) -> CheckpointError:
+    """``message`` (which starts with the file's name) within ``MAX_MESSAGE`` characters: a long
+    path gives up its middle to the reason, since the reason is what the user needs to act on."""
+    shown = printable(path)
+    if len(message) <= MAX_MESSAGE or not message.startswith(shown):
+        return CheckpointError(message)
+    rest = message[len(shown):]
+    return CheckpointError(printable(path, max(MAX_MESSAGE - len(rest), 32)) + rest)
+
+
+def _load_file(path: Path) -> Loaded:
     shown = printable(path)
     if not path.exists():
         raise CheckpointError(f"{shown} does not exist; give a checkpoint file (.pt .pth .th .tar .safetensors ...) "
@@ -102,6 +129,8 @@ def load_file(path: Path) -> Loaded:
         inside = sorted(printable(p.name) for p in path.iterdir() if _looks_like_checkpoint(p.name))[:3]
         hint = f" (it holds {', '.join(inside)})" if inside else ""
         raise CheckpointError(f"{shown} is a directory{hint}; give the checkpoint file inside it")
+    if not path.is_file():  # a FIFO would block the read; a device has no end
+        raise CheckpointError(f"{shown} is not a regular file (a device, FIFO or socket); give the checkpoint file")
     size = path.stat().st_size
     if size == 0:
         raise CheckpointError(f"{shown} is empty (0 bytes); the download or save did not finish")
@@ -156,11 +185,47 @@ def _name_notes(path: Path, kind: str) -> tuple[str, ...]:
 
 
 def read_safetensors_shapes(path: Path) -> dict[str, Shape]:
-    """Tensor shapes from a safetensors header, validated against the file like the format requires:
-    a sane header length, JSON of ``{name: {dtype, shape, data_offsets}}``, byte ranges that fit the
-    data section and match dtype x elements."""
-    size = path.stat().st_size
+    """Tensor shapes from a safetensors header, validated against the file as the ``safetensors``
+    library validates it (``SafeTensors::read_metadata`` and ``Metadata::validate``): a header
+    length within the file, a UTF-8 JSON object, each entry's bytes matching dtype x elements, and
+    the entries' byte ranges, sorted, tiling the data section exactly (no overlap, no gap, nothing
+    left over). Stricter than the library in one place: a key listed twice anywhere in the header
+    is refused (the library lets the last tensor of a name win silently, so which shape is meant
+    is unknown). No tensor data is read."""
     shown = printable(path)
+    header, data_len = _safetensors_header(path, shown)
+    if len(header) > MAX_TENSORS + 1:
+        raise CheckpointError(f"{shown} lists {len(header):,} tensors, above the limit of {MAX_TENSORS:,}")
+    entries = {str(name): _tensor_info(path, name, info) for name, info in header.items() if name != "__metadata__"}
+    if not entries:
+        raise CheckpointError(f"{shown} holds no tensors")
+    _check_layout(shown, entries, data_len)
+    return {name: info[0] for name, info in entries.items()}
+
+
+class _Duplicate(ValueError):
+    """A JSON object that names one key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: the object, or ``_Duplicate`` for a repeated key."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return out
+
+
+def _safetensors_header(path: Path, shown: str) -> tuple[dict[str, Any], int]:
+    """The parsed header of a safetensors file and the length of its data section."""
+    size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
@@ -171,42 +236,60 @@ def read_safetensors_shapes(path: Path) -> dict[str, Shape]:
         if 8 + n > size:
             raise CheckpointError(f"{shown} is truncated: its header needs {8 + n:,} bytes, the file has {size:,}")
         raw = fh.read(n)
+    bad = f"{shown} is not a valid safetensors file"
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{shown} is not a valid safetensors file (its header is not JSON)") from None
+        text = raw.decode("utf-8")
+        header = json.loads(text, object_pairs_hook=_unique_keys) if text.startswith("{") else None
+    except _Duplicate as exc:
+        raise CheckpointError(f"{bad}: its header lists {printable(exc.key, 60)!r} twice") from None
+    except RecursionError:  # `{"a": [[[[...` nested past the parser's stack: no header is that deep
+        raise CheckpointError(f"{bad}: its header nests deeper than any tensor list") from None
+    except (UnicodeDecodeError, ValueError):  # ValueError: JSON errors, a 5,000-digit number
+        raise CheckpointError(f"{bad} (its header is not JSON)") from None
     if not isinstance(header, dict):
-        raise CheckpointError(f"{shown} is not a valid safetensors file (its header is not a JSON object)")
-    if len(header) > MAX_TENSORS + 1:
-        raise CheckpointError(f"{printable(path)} lists {len(header):,} tensors, above the limit of {MAX_TENSORS:,}")
-    data_len = size - 8 - n
-    shapes: dict[str, Shape] = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        shape, start, end, dtype = _tensor_info(path, name, info)
+        raise CheckpointError(f"{bad} (its header is not a JSON object)")
+    return header, size - 8 - n
+
+
+def _check_layout(shown: str, entries: Mapping[str, tuple[Shape, int, int, str]], data_len: int) -> None:
+    """The byte ranges tile the data section exactly, each the size its dtype and shape need."""
+    expected = 0
+    previous = ""
+    for name, (shape, start, end, dtype) in sorted(entries.items(), key=lambda kv: (kv[1][1], kv[1][2])):
+        tensor = f"tensor {printable(name, 60)!r}"
         width = _DTYPE_BYTES.get(dtype)
         if width is not None and end - start != math.prod(shape) * width:
-            raise CheckpointError(f"{shown} is corrupt: tensor {printable(name)!r} has {end - start} bytes for shape {list(shape)} {dtype}")
+            raise CheckpointError(f"{shown} is corrupt: {tensor} has {end - start:,} bytes for shape {_dims(shape)} "
+                                  f"{printable(dtype, 12)}")
+        if start < expected:
+            raise CheckpointError(f"{shown} is corrupt: the bytes of {tensor} overlap those of "
+                                  f"{printable(previous, 60)!r} (data_offsets)")
+        if start > expected:
+            raise CheckpointError(f"{shown} is corrupt: bytes {expected:,}-{start:,} of its data belong to no tensor "
+                                  "(data_offsets leave a gap)")
         if end > data_len:
-            raise CheckpointError(
-                f"{shown} is truncated: tensor {printable(name)!r} ends at byte {end:,} of the data, which has {data_len:,}"
-            )
-        shapes[str(name)] = shape
-    if not shapes:
-        raise CheckpointError(f"{shown} holds no tensors")
-    return shapes
+            raise CheckpointError(f"{shown} is truncated: {tensor} ends at byte {end:,} of the data, which has {data_len:,}")
+        expected, previous = end, name
+    if expected != data_len:
+        raise CheckpointError(f"{shown} is not a valid safetensors file: its last {data_len - expected:,} bytes belong "
+                              "to no tensor (the header must cover the whole file)")
+
+
+def _dims(shape: Shape) -> str:
+    """A shape for a message, at most 8 dimensions of it."""
+    return "[" + ", ".join(map(str, shape[:8])) + (", ...]" if len(shape) > 8 else "]")
 
 
 def _tensor_info(path: Path, name: str, info: Any) -> tuple[Shape, int, int, str]:
     shown = printable(path)
-    bad = CheckpointError(f"{shown} is not a valid safetensors file (entry {printable(name)!r} lacks dtype/shape/data_offsets)")
+    bad = CheckpointError(f"{shown} is not a valid safetensors file (entry {printable(name, 60)!r} lacks "
+                          "dtype/shape/data_offsets)")
     if not isinstance(info, dict):
         raise bad
     shape, offsets, dtype = info.get("shape"), info.get("data_offsets"), info.get("dtype")
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+    if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
         raise bad
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
         raise bad
     if not isinstance(dtype, str) or offsets[0] < 0 or offsets[1] < offsets[0]:
         raise bad
@@ -236,10 +319,12 @@ def _load_torch(path: Path, kind: str, notes: tuple[str, ...] = ()) -> Loaded:
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "weights only load failed" in text.lower():
+            imports = _pickle_imports(path, kind)
+            if imports is None:
+                raise CheckpointError(f"{shown} is truncated or corrupt (its pickle does not parse)") from None
             raise CheckpointError(
-                f"{shown}: refused: {_unsafe_detail(path, kind, text)}; inspect loads only plain tensors "
-                "(torch.load weights_only=True) and never runs a checkpoint's code; if you trust the file, "
-                "load it yourself and save model.state_dict() with torch.save or as .safetensors"
+                f"{shown}: refused: {_unsafe_detail(imports, text)}; inspect reads plain tensors only "
+                "(torch.load weights_only=True), never a file's code; if you trust it, save its state_dict()"
             ) from None
         raise CheckpointError(f"{shown} is truncated or corrupt ({_first_line(text)})") from None
     except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, struct.error) as exc:
@@ -278,12 +363,12 @@ def _first_line(text: str) -> str:
 _SAFE_PREFIXES: Final = ("torch.", "collections.OrderedDict", "_codecs.encode", "builtins.set", "numpy.")
 
 
-def _unsafe_detail(path: Path, kind: str, text: str) -> str:
-    """Why torch refused: the code the pickle would import and call, found by reading its opcodes
-    (``pickletools.genops`` only parses, it executes nothing)."""
-    names = [n for n in _pickle_imports(path, kind) if not n.startswith(_SAFE_PREFIXES)]
+def _unsafe_detail(imports: list[str], text: str) -> str:
+    """Why torch refused: the code the pickle would import and call (``_pickle_imports``)."""
+    names = [n for n in imports if not n.startswith(_SAFE_PREFIXES)]
     if names:
-        shown = ", ".join(printable(n, 60) for n in list(dict.fromkeys(names))[:5])
+        unique = list(dict.fromkeys(names))
+        shown = ", ".join(printable(n, 40) for n in unique[:2]) + (", ..." if len(unique) > 2 else "")
         return f"its pickle would import and call code ({shown})"
     m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
     if m:
@@ -291,8 +376,10 @@ def _unsafe_detail(path: Path, kind: str, text: str) -> str:
     return "its pickle holds more than plain tensors (a pickled object or module)"
 
 
-def _pickle_imports(path: Path, kind: str) -> list[str]:
-    """Dotted names that the pickle (or the zip archive's ``data.pkl``) imports, best effort."""
+def _pickle_imports(path: Path, kind: str) -> list[str] | None:
+    """Dotted names that the pickle (or the zip archive's ``data.pkl``) imports, best effort, found
+    by reading its opcodes (``pickletools.genops`` only parses, it executes nothing); None when it
+    is no pickle at all (noise that does not parse), which is damage rather than danger."""
     import pickletools
     import zipfile
 
@@ -318,7 +405,7 @@ def _pickle_imports(path: Path, kind: str) -> list[str]:
             if isinstance(arg, str) and "UNICODE" in op.name:
                 strings.append(arg)
     except Exception:
-        pass
+        return found or None
     return found
 
 
