@@ -379,7 +379,7 @@ def _head_fields(st: Structure, f: _Fields) -> None:
     f.evidence.append(("num_classes", "no classifier found: 1000 assumed"))
 
 
-def _make_spec(values: dict[str, object], f: _Fields, given: str | None) -> ResNetSpec:
+def _make_spec(values: dict[str, object], f: _Fields, given: str | None, labels: Mapping[str, str]) -> ResNetSpec:
     try:
         return ResNetSpec(**values)  # type: ignore[arg-type]
     except SpecError as exc:
@@ -390,7 +390,19 @@ def _make_spec(values: dict[str, object], f: _Fields, given: str | None) -> ResN
                 return ResNetSpec(**{**values, "shortcut": "none"})  # type: ignore[arg-type]
             except SpecError:
                 pass
-        raise SpecError(f"the architecture in the checkpoint is not a valid spec: {exc}") from None
+        raise _blame(exc, labels) from None
+
+
+def _blame(exc: SpecError, labels: Mapping[str, str]) -> SpecError:
+    """The error for a spec that cannot be built: where a problem is about a value the caller gave
+    (``labels``: field -> how the user spelled it, such as ``--stride-in 5x5``), it names that
+    value first, since the fault is in the command line, not in the checkpoint."""
+    for problem in exc.problems:
+        field = next((k for k in labels if problem.startswith((f"{k}=", f"{k} "))), None)
+        if field is not None:
+            invalid = any(w in problem for w in (" is not allowed", " must be ", " is not an integer"))
+            return SpecError(f"{labels[field]}{':' if invalid else ' does not fit this checkpoint:'} {problem}")
+    return SpecError(f"the architecture in the checkpoint is not a valid spec: {exc}")
 
 
 # --- 4. check ---------------------------------------------------------------------------------------
@@ -612,10 +624,13 @@ def recover(
     input_size: int | None = None,
     shortcut: str | None = None,
     name: str = "recovered",
+    labels: Mapping[str, str] | None = None,
 ) -> Recovery:
     """The spec whose parameters these shapes are, and every way they differ; see the module
     docstring. Raises ``NotAResNet`` when the shapes form no residual units, ``SpecError`` when
-    the network found cannot be written as a spec."""
+    the network found cannot be written as a spec. ``labels`` says how the caller's own values were
+    spelled (``{"stride_in": "--stride-in 5x5"}``), so an error they cause names them, not the
+    checkpoint; by default ``stride_in='5x5'`` and so on."""
     entries = _entries(shapes)
     stripped, notes = strip_prefixes([k for k, _ in entries])
     hint_of = {orig: short for short, orig in stripped.items()}
@@ -634,7 +649,10 @@ def recover(
         + f"), input size ({size}{'' if input_size is not None else ', a default'}) and the name"
     )
     _other_fields_note(modules, f)
-    spec = _make_spec({**f.values, "stride_in": stride_in, "input_size": size, "name": name}, f, shortcut)
+    given = {"stride_in": stride_in, "input_size": input_size, "shortcut": shortcut}
+    spelled = {k: f"{k}={printable(repr(v), 40)}" for k, v in given.items() if v is not None}
+    spec = _make_spec({**f.values, "stride_in": stride_in, "input_size": size, "name": name}, f, shortcut,
+                      {**spelled, **(labels or {})})
     expected = expected_shapes(spec)
     unmapped, missing, mapped = _compare(st, canonical_names(st, spec), expected)
     return Recovery(

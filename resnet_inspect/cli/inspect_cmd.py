@@ -7,12 +7,13 @@ summary, so no report ever shows the spec's total as if it were the checkpoint's
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, guard_outputs, handle_errors, input_files, screen
+from .common import Format, FormatOpt, InputSizeOpt, OutputOpt, emit, guard_outputs, input_files, screen
 from .progress import progress
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ TARGET_HELP = (
 )
 
 
-@handle_errors
 def inspect(
     target: Annotated[str, typer.Argument(metavar="PATH|MODULE:CALLABLE", help=TARGET_HELP, show_default=False)],
     stride_in: Annotated[
@@ -79,23 +79,20 @@ def inspect(
     guard_outputs(input_files(target, files=(Path(target),)), output=output, emit_spec=emit_spec)
     from ..sources import is_module_spec
 
-    if is_module_spec(target) and not Path(target).exists():
+    if is_module_spec(target) and not os.path.exists(target):  # os.path: False, not OSError, for a 300-char name
         _inspect_module(target, input_size, shortcut, emit_spec, strict, depth, fmt, output)
         return
     from ..counts import analyze
-    from ..errors import CheckFailed, UsageError
+    from ..errors import CheckFailed
     from ..inspect_ckpt import load
     from ..recover import recover
     from ..report import summary as report
-    from ..specio import coerce_field
 
-    if depth not in ("block", "stage"):
-        raise UsageError(f"--depth {depth!r} is not allowed; use block or stage")
-    option = coerce_field("shortcut", shortcut) if shortcut is not None else None
+    option = _check_flags(stride_in, shortcut, input_size, depth)
     with progress(f"reading {target}…"):  # torch.load of a large checkpoint: torch's import, then the file
         loaded = load(target)
     rec = recover(loaded.shapes, stride_in=stride_in.strip(), input_size=input_size, shortcut=option,
-                  name=loaded.label)
+                  name=loaded.label, labels=_flag_labels(stride_in, shortcut, input_size))
     analysis = analyze(rec.spec)
     if emit_spec is not None:
         _write_spec(rec, emit_spec)
@@ -128,6 +125,37 @@ def inspect(
         )
 
 
+def _check_flags(stride_in: str, shortcut: str | None, input_size: int | None, depth: str) -> str | None:
+    """The ``--shortcut`` option as the spec spells it, after every flag is checked: a bad value is
+    the user's to fix, so it is named as typed, before the checkpoint is even read."""
+    from ..errors import UsageError
+    from ..naming import printable
+    from ..spec import MAX_INPUT_SIZE, SHORTCUTS, STRIDE_IN
+    from ..specio import coerce_field
+
+    if stride_in.strip() not in STRIDE_IN:
+        raise UsageError(f"--stride-in {printable(stride_in, 40)} is not allowed; use 3x3 (torchvision: the 3x3 conv "
+                         "strides) or 1x1 (the paper: the first 1x1 conv strides)")
+    option = coerce_field("shortcut", shortcut) if shortcut is not None else None
+    if option is not None and option not in SHORTCUTS:
+        raise UsageError(f"--shortcut {printable(shortcut, 40)} is not allowed; use A (zero-pad), B, C, D or none")
+    if input_size is not None and not 1 <= input_size <= MAX_INPUT_SIZE:
+        raise UsageError(f"--input-size {input_size} is not allowed; give the input's height and width in pixels, "
+                         f"1 to {MAX_INPUT_SIZE:,}")
+    if depth not in ("block", "stage"):
+        raise UsageError(f"--depth {printable(depth, 40)} is not allowed; use block or stage")
+    return str(option) if option is not None else None
+
+
+def _flag_labels(stride_in: str, shortcut: str | None, input_size: int | None) -> dict[str, str]:
+    """How the user spelled each value ``recover`` takes from the command line, for its errors."""
+    from ..naming import printable
+
+    given = {"stride_in": ("--stride-in", stride_in), "shortcut": ("--shortcut", shortcut),
+             "input_size": ("--input-size", input_size)}
+    return {k: f"{flag} {printable(v, 40)}" for k, (flag, v) in given.items() if v is not None}
+
+
 def _inspect_module(target: str, input_size: int | None, shortcut: str | None, emit_spec: Path | None, strict: bool,
                     depth: str, fmt: Format, output: Path | None) -> None:
     """A live model: traced (its structure is what its ops do), reported like ``summary``."""
@@ -135,28 +163,29 @@ def _inspect_module(target: str, input_size: int | None, shortcut: str | None, e
 
     from ..config import dump_spec, format_of
     from ..errors import CheckFailed, UsageError
+    from ..naming import printable
     from ..report import summary as report
-    from ..report.output import write_atomic
+    from ..report.output import write_atomic, wrote
     from .common import load_analysis
 
     if shortcut is not None:
         raise UsageError("--shortcut settles what a checkpoint's weights cannot show; a live module is traced, so drop it")
     if depth not in ("block", "stage"):
-        raise UsageError(f"--depth {depth!r} is not allowed; use block or stage")
+        raise UsageError(f"--depth {printable(depth, 40)} is not allowed; use block or stage")
     analysis = load_analysis(target, input_size=input_size)
     matched = analysis.plan.spec
     if emit_spec is not None:
         if matched is None:
-            raise UsageError(f"--emit-spec: no spec describes {target[:120]} exactly ({_why(analysis)}); nothing written")
-        write_atomic(emit_spec, dump_spec(matched, format_of(emit_spec)))
-        sys.stderr.write(f"wrote {emit_spec}\n")
+            raise UsageError(f"--emit-spec: no spec describes {printable(target)} exactly ({_why(analysis)}); nothing written")
+        write_atomic(emit_spec, dump_spec(matched, format_of(emit_spec)), option="--emit-spec")
+        sys.stderr.write(wrote(emit_spec))
     emit(fmt, output,
          data=lambda: {"schema_version": 1, "source": target, "source_kind": "module",
                        "recovered": matched.to_dict() if matched is not None else None,
                        "notes": list(analysis.plan.notes), "summary": report.to_json(analysis)},
          docs=lambda: [report.summary_table(analysis, "stage" if depth == "stage" else "block", screen=screen(fmt, output))])
     if strict and matched is None:
-        raise CheckFailed(f"no spec describes {target[:120]} exactly: {_why(analysis)}")
+        raise CheckFailed(f"no spec describes {printable(target)} exactly: {_why(analysis)}")
 
 
 def _why(analysis: Analysis) -> str:
@@ -168,13 +197,13 @@ def _write_spec(rec: Recovery, path: Path) -> None:
     import sys
 
     from ..config import dump_spec, format_of
-    from ..report.output import write_atomic
+    from ..report.output import write_atomic, wrote
 
     suffix = path.suffix.lower()
     text = dump_spec(rec.spec, format_of(path))
     header = "".join(f"# {line}\n" for line in _spec_header(rec)) if suffix in (".toml", ".yaml", ".yml") else ""
-    write_atomic(path, header + text)
-    sys.stderr.write(f"wrote {path}\n")
+    write_atomic(path, header + text, option="--emit-spec")
+    sys.stderr.write(wrote(path))
 
 
 def _spec_header(rec: Recovery) -> list[str]:
@@ -212,7 +241,7 @@ def headline(loaded: Loaded, rec: Recovery, spec_params: int) -> str:
 def _difference_doc(loaded: Loaded, rec: Recovery, analysis: Analysis) -> TableDoc:
     """The headline table: checkpoint count, spec count, and the difference block by block."""
     from ..inspect_ckpt import FORMATS
-    from ..naming import markup_safe, printable
+    from ..naming import printable
     from ..report.tables import Column, Row, TableDoc, cell
 
     spec_params = analysis.total.params
@@ -234,7 +263,7 @@ def _difference_doc(loaded: Loaded, rec: Recovery, analysis: Analysis) -> TableD
     ]
     rows += [Row((cell(f"  {d.block}", d.block), num(d.params, True), cell(printable(d.why, 400))), kind="difference_block")
              for d in rec.differences]
-    return TableDoc(markup_safe(headline(loaded, rec, spec_params)),
+    return TableDoc(printable(headline(loaded, rec, spec_params), 400),
                     (Column("", "what"), Column("parameters", "params", "right"), Column("detail", "detail", wrap=True)),
                     tuple(rows))
 
@@ -242,7 +271,7 @@ def _difference_doc(loaded: Loaded, rec: Recovery, analysis: Analysis) -> TableD
 def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, depth: str, where: Any = None) -> list[TableDoc]:
     from dataclasses import replace
 
-    from ..naming import markup_safe
+    from ..naming import printable
     from ..report import summary as report
     from ..report.tables import Column, Row, TableDoc, cell
 
@@ -262,7 +291,7 @@ def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, d
     docs = [_difference_doc(loaded, rec, analysis),
             TableDoc(f"recovered architecture ({rec.layout} names)",
                      (Column("field", "field"), Column("value", "value"), Column("from", "evidence", wrap=True)),
-                     tuple(rows), tuple(markup_safe(n) for n in (match + ".", *notes)))]
+                     tuple(rows), tuple(printable(n, 480) for n in (match + ".", *notes)))]
     docs += _tensor_docs(rec)
     summary = report.summary_table(analysis, "stage" if depth == "stage" else "block", screen=where)
     prefix = "summary of the recovered spec" + (
