@@ -1,19 +1,18 @@
-"""What every command shares: the app, the SPEC argument and override flags, output formats,
-error handling. Domain errors become one line on stderr and their exit code here, nowhere else."""
+"""What every command shares: the app, the SPEC argument and override flags, output formats and
+delivery. Errors meet one boundary, the group's (``cli.group``), for every command."""
 
 from __future__ import annotations
 
 import enum
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .. import __version__
-from ..errors import ResnetInspectError, SpecError
+from ..errors import SpecError
 from .group import ResnetInspectGroup
 
 app = typer.Typer(
@@ -160,37 +159,6 @@ def _progress_for(text: str) -> Any:
     return progress(f"tracing {text.strip()}…") if is_module_spec(text) else nullcontext()
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    sys.stderr.write(f"error: {message}\n")
-    return typer.Exit(code)
-
-
-def handle_errors(fn: F) -> F:
-    """Turn domain errors into one line on stderr and their exit code (2 bad input, 1 a failed check)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SpecError as exc:
-            # A config file with several mistakes gets one line per mistake, so all are fixed at once.
-            for problem in exc.problems[:-1]:
-                sys.stderr.write("error: " + problem.replace("\n", " ") + "\n")
-            raise fail(exc.problems[-1].replace("\n", " "), exc.exit_code) from None
-        except ResnetInspectError as exc:
-            message = str(exc).replace("\n", " ")
-            raise fail(message, exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
-        except BrokenPipeError:
-            raise typer.Exit(0) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 def console() -> Any:
     """The rich console of stdout (its width and height decide how tables fit)."""
     from rich.console import Console
@@ -241,7 +209,6 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
 def input_files(*specs: str | None, files: tuple[Path | None, ...] = ()) -> list[Path]:
     """The files a command reads: config files and model code named by its SPECs, and ``files``
     (a budget file, a checkpoint). No output may replace one of them."""
-    from ..errors import SpecError
     from ..sources import is_module_spec
     from ..specio import is_config_path
     from ..target import parse_target
@@ -273,12 +240,8 @@ def guard_outputs(inputs: list[Path], **outputs: Path | None) -> None:
 
 
 def deliver(text: str, output: Path | None) -> None:
-    """``text`` to stdout, or to ``output`` whole (written atomically) with a note on stderr."""
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    from ..report.output import write_atomic
+    """``text`` to stdout, or to ``output`` whole (written atomically) with a note on stderr; a full
+    or closed stdout is one line and exit 1 (``report.output.write_report``)."""
+    from ..report.output import write_report
 
-    write_atomic(output, text)
-    sys.stderr.write(f"wrote {output}\n")
+    write_report(text, output)
