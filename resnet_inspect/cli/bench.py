@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from .common import (
+    Device,
     Format,
     FormatOpt,
     InChannelsOpt,
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
     from ..counts import Analysis
     from ..spec import ResNetSpec
 
-
-class Device(str, enum.Enum):
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def bench(

@@ -49,6 +49,21 @@ def _root(
     """Exact parameters, MACs and shortcut costs for any ResNet configuration."""
 
 
+class Dtype(str, enum.Enum):
+    """The number type of weights, activations and state (memory, roofline)."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class Device(str, enum.Enum):
+    """Where torch runs (bench, memory --measure)."""
+
+    cpu = "cpu"
+    cuda = "cuda"
+
+
 class Format(str, enum.Enum):
     table = "table"
     json = "json"

@@ -9,6 +9,8 @@ import typer
 
 from .common import (
     AllBlocksOpt,
+    Device,
+    Dtype,
     ExplainOpt,
     Format,
     FormatOpt,
@@ -30,11 +32,6 @@ from .common import (
 MAX_BATCH = 1 << 24
 
 
-class Dtype(str, enum.Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
 
 class Optim(str, enum.Enum):
     sgd = "sgd"
@@ -42,10 +39,6 @@ class Optim(str, enum.Enum):
     adam = "adam"
     adamw = "adamw"
 
-
-class Device(str, enum.Enum):
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def memory(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated, Any, Optional
 
 import typer
 
 from .common import (
     AllBlocksOpt,
+    Dtype,
     ExplainOpt,
     Format,
     FormatOpt,
@@ -33,11 +33,6 @@ DEFAULT_DEVICE = "a100"
 #: Named devices, for --help (``traffic.DEVICES`` holds their numbers; kept in step by a test).
 DEVICE_NAMES = "a100, a100-40gb, h100-sxm, h200, v100, rtx4090, l4, t4"
 
-
-class Dtype(str, enum.Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
 
 
 DevicePeakOpt = Annotated[
