@@ -25,13 +25,13 @@ Pure apart from reading the budget file: the CLI resolves the specs and prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
 from .compare import projections
-from .config import Problem, raise_problems, read_document, unknown_key
+from .config import Problem, format_of, raise_problems, read_document, read_text, unknown_key
 from .counts import Analysis
 from .naming import printable
 from .spec import shown
@@ -180,6 +180,8 @@ class BudgetEntry:
     spec: str
     #: This entry's own limits (not yet merged with the budget's defaults).
     limits: Limits
+    #: Line of each of this entry's keys (and of its table, under ""), where it could be found.
+    lines: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,79 @@ class Budget:
     entries: tuple[BudgetEntry, ...]
     #: The counting convention the limits are written in (``convention = "fvcore"``); None: ours.
     convention: str | None = None
+    #: Line of each top-level key.
+    lines: Mapping[str, int] = field(default_factory=dict)
 
     def limits_for(self, entry: BudgetEntry) -> Limits:
         return self.defaults.merged(entry.limits)
+
+    def origin(self, key: str, entry: BudgetEntry | None) -> Origin:
+        """Where limit ``key`` of ``entry`` (None: a SPEC from the command line) was written."""
+        if entry is not None and getattr(entry.limits, key) is not None:
+            return Origin(self.source, entry.lines.get(key, entry.lines.get("")), f"specs.{entry.name}.{key}")
+        return Origin(self.source, self.lines.get(key), key)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a limit was set: a budget file's line, or (``path`` None) a command-line flag."""
+
+    path: str | None
+    line: int | None
+    where: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One network to check: its label ("" for a SPEC given alone), SPEC, limits and their origins."""
+
+    label: str
+    spec: str
+    limits: Limits
+    origins: Mapping[str, Origin]
+    #: The config file the SPEC names, if it is one (for annotations on its lines).
+    config: str | None = None
+
+
+def targets(specs: Sequence[str], budget: Budget | None, flags: Limits) -> list[Target]:
+    """What ``check`` checks, with flags overriding the budget's limits.
+
+    No SPEC: every named spec of the budget. A SPEC that is the budget file itself stands for all
+    of them too (a pre-commit hook passes the budget file when it changes), and a SPEC that is one
+    of its named config files is checked against that entry's limits; any other SPEC gets the
+    budget's top-level limits.
+    """
+    if budget is None:
+        return [_target("", s, None, None, flags) for s in specs]
+    named = {_file_key(e.spec): e for e in budget.entries if is_config_path(e.spec)}
+    chosen: list[Target] = []
+    for text in specs or [budget.source]:
+        key = _file_key(text) if is_config_path(text) else None
+        if key is not None and key == _file_key(budget.source):
+            chosen.extend(_target(e.name, e.spec, budget, e, flags) for e in budget.entries)
+        elif key in named:
+            chosen.append(_target(named[key].name, text, budget, named[key], flags))
+        else:
+            chosen.append(_target("", text, budget, None, flags))
+    unique: dict[tuple[str, str], Target] = {}
+    for t in chosen:  # a config staged beside the budget file that names it is checked once
+        unique.setdefault((t.label, _file_key(t.spec) if t.config else t.spec), t)
+    return list(unique.values())
+
+
+def _target(label: str, spec: str, budget: Budget | None, entry: BudgetEntry | None, flags: Limits) -> Target:
+    base = Limits() if budget is None else (budget.limits_for(entry) if entry is not None else budget.defaults)
+    limits = base.merged(flags)
+    origins = {key: Origin(None, None, f"--{key.replace('_', '-')}") if getattr(flags, key) is not None or budget is None
+               else budget.origin(key, entry) for key, _ in limits.items()}
+    return Target(label, spec, limits, origins, spec.strip() if is_config_path(spec) else None)
+
+
+def _file_key(path: str) -> str:
+    try:
+        return str(Path(path.strip()).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return path.strip()
 
 
 def _limits_from(mapping: Mapping[Any, Any], where: str, allowed: tuple[str, ...], problems: list[Problem],
@@ -220,6 +292,7 @@ def load_budget(path: str | Path) -> Budget:
     entries: list[BudgetEntry] = []
     specs = doc.get("specs", {})
     folder = Path(path).parent
+    entry_lines = _entry_lines(path, specs) if isinstance(specs, Mapping) else {}
     if not isinstance(specs, Mapping):
         problems.append(Problem(
             "specs must be a table of named specs, e.g. [specs.backbone] with spec = \"net.toml\" and max_* limits",
@@ -247,11 +320,47 @@ def load_budget(path: str | Path) -> Budget:
             spec = rebased(spec, str(folder))  # the user's module, found from the budget file's folder
         if not defaults.merged(own) and not any(k in LIMITS for k in (*doc, *body)):  # not a refused limit's echo
             problems.append(Problem(f"specs.{name} has no limits; give max_params, max_macs, max_activations or max_projections"))
-        entries.append(BudgetEntry(name, spec, own))
+        entries.append(BudgetEntry(name, spec, own, entry_lines.get(key, {}) if isinstance(key, str) else {}))
     convention = _convention(doc.get("convention"), problems, lines.get("convention"))
     if problems:
         raise_problems(source, problems)
-    return Budget(source, defaults, tuple(entries), convention)
+    return Budget(source, defaults, tuple(entries), convention, lines)
+
+
+def _entry_lines(path: str | Path, specs: Mapping[Any, Any]) -> dict[str, dict[str, int]]:
+    """Best-effort line of each named spec's table (under "") and of its keys, found in the text
+    (the TOML and JSON parsers keep no line marks): the first line naming the entry after the
+    ``specs`` key, then each key's first line after it, before the next table."""
+    lines = read_text(path, "budget file").splitlines()
+    fmt = format_of(path)
+    found: dict[str, dict[str, int]] = {}
+    for name, body in specs.items():
+        if not isinstance(name, str) or not isinstance(body, Mapping) or len(name) > 200:
+            continue
+        quoted = (f'"{name}"', f"'{name}'", name)
+        header = next((i for i, text in enumerate(lines) if _names_entry(text, quoted, fmt)), None)
+        if header is None:
+            continue
+        own = {"": header + 1}
+        for key in body:
+            if not isinstance(key, str) or len(key) > 200:
+                continue
+            for i in range(header + 1, len(lines)):
+                text = lines[i].strip()
+                if fmt == "toml" and text.startswith("["):
+                    break
+                if any(text.startswith(f"{q}{sep}") or text.startswith(f"{q} {sep}") for q in (f'"{key}"', key) for sep in "=:"):
+                    own[key] = i + 1
+                    break
+        found[name] = own
+    return found
+
+
+def _names_entry(text: str, quoted: tuple[str, ...], fmt: str) -> bool:
+    stripped = text.strip().replace(" ", "")
+    if fmt == "toml":
+        return any(stripped == f"[specs.{q}]" for q in quoted)
+    return any(stripped.startswith(f"{q}:") for q in quoted)
 
 
 def _convention(raw: object, problems: list[Problem], line: int | None) -> str | None:

@@ -123,7 +123,7 @@ def test_shortcut_a_vs_c_cli_json_and_markdown() -> None:
 
     code, md, _ = run("compare", "resnet34:shortcut=A", "resnet34:shortcut=C", "--format", "markdown")
     assert code == 0
-    assert "### compare: resnet34:shortcut=A → resnet34:shortcut=C" in md
+    assert "### resnet-inspect compare: resnet34:shortcut=A → resnet34:shortcut=C" in md
     assert "| params | 21.62 M | 22.72 M | +1.09 M | +5.1% |" in md
     assert "| shortcuts: projection | 0 | 16 | +16 | new |" in md
     assert "| layer2.0 | zero-pad → projection |" in md

@@ -194,13 +194,14 @@ def screen(fmt: Format, output: Path | None) -> Any:
 
 
 def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Callable[[], list[Any]],
-         explain: bool = False) -> None:
+         explain: bool = False, markdown: Callable[[], str] | None = None) -> None:
     """Write one report in ``fmt`` to stdout or ``output``.
 
     ``data`` gives the JSON document, ``docs`` the ``TableDoc``s for table/markdown/csv; both are
     called only for the format asked for. A table fits the terminal it is shown on; to a pipe or
     a file it is plain text at its natural width (``report.layout``). ``explain`` adds the
-    longer notes (``TableDoc.details``) to the table and Markdown.
+    longer notes (``TableDoc.details``) to the table and Markdown. ``markdown``, when given,
+    writes the Markdown instead of the docs (``compare``'s pull-request comment).
     """
     from ..report.layout import plain_text, print_docs
     from ..report.output import json_text
@@ -209,7 +210,7 @@ def emit(fmt: Format, output: Path | None, *, data: Callable[[], Any], docs: Cal
     if fmt is Format.json:
         text = json_text(data())  # one write: json.dump's many small writes cost a 10,000-block net 0.6 s
     elif fmt is Format.markdown:
-        text = "\n".join(to_markdown(d, explain) for d in docs())
+        text = markdown() if markdown is not None else "\n".join(to_markdown(d, explain) for d in docs())
     elif fmt is Format.csv:
         text = to_csv(docs())
     else:

@@ -33,6 +33,7 @@ from .common import (
     input_files,
     load_analysis,
     load_spec,
+    overrides,
     recount,
     screen,
 )
@@ -142,22 +143,31 @@ def compare(
     where = screen(fmt, output)
     emit(fmt, output, data=lambda: report.to_json(result, convention),
          docs=lambda: report.compare_docs(result, all_blocks, where, convention),
-         explain=explain)
+         explain=explain, markdown=lambda: report.compare_markdown(result, all_blocks, convention, explain))
 
 
 def _limit_option(name: str, what: str) -> Any:
     return typer.Option(name, help=f"Fail when {what} exceed N (26M, 4.2G, 1_000, 25557032).", metavar="N", rich_help_panel="Limits")
 
 
+class CheckFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    csv = "csv"
+    github = "github"
+    junit = "junit"
+
+
 def check(
-    spec: Annotated[Optional[str], typer.Argument(metavar="[SPEC]", help="The network to check; leave out to check every spec named in --budget.", show_default=False)] = None,
+    specs: Annotated[Optional[list[str]], typer.Argument(metavar="[SPEC]...", help="The networks to check; leave out to check every spec named in --budget. A SPEC that is one of the budget's named config files gets that spec's limits; the budget file itself stands for all of them (as a pre-commit hook passes it).", show_default=False)] = None,
     max_params: Annotated[Optional[str], _limit_option("--max-params", "parameters")] = None,
     max_macs: Annotated[Optional[str], _limit_option("--max-macs", "multiply-adds")] = None,
     max_activations: Annotated[Optional[str], _limit_option("--max-activations", "activations (output elements of all layers)")] = None,
     max_projections: Annotated[Optional[str], _limit_option("--max-projections", "projection shortcuts (blocks with a 1x1 conv shortcut)")] = None,
     convention: ConventionOpt = None,
     budget: Annotated[Optional[Path], typer.Option("--budget", "-b", help="A budget file (.toml .yaml .json) with max_* limits, optional specs.NAME tables and an optional convention = TOOL (see docs/ci.md).", dir_okay=True)] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", case_sensitive=False, help="table, json, markdown, csv; github: workflow annotations on the config line that broke the budget (or the budget's line); junit: a JUnit XML report.")] = CheckFormat.table,
     output: OutputOpt = None,
     shortcut: ShortcutOpt = None,
     stride_in: StrideInOpt = None,
@@ -167,7 +177,7 @@ def check(
 ) -> None:
     """Check networks against budgets: exit 0 within, 1 over (one line per exceeded limit on stderr), 2 bad input.
 
-    The report (every limit, value and headroom) goes to stdout or --output; each exceeded limit is also one 'over budget:' line on stderr. Flags override the budget file's limits.
+    The report (every limit, value and headroom) goes to stdout or --output; each exceeded limit is also one 'over budget:' line on stderr. Flags override the budget file's limits. With --format github each exceeded limit is an ::error annotation on the line of the config file that broke it (the key whose return to the base preset saves the most), else on the budget file's line of the limit.
 
     Examples:
 
@@ -177,13 +187,45 @@ def check(
 
       resnet-inspect check net.toml --budget budget.toml
 
-      resnet-inspect check --budget budget.toml --format json
+      resnet-inspect check --budget budget.toml --format github
+
+      resnet-inspect check configs/a.toml configs/b.toml --budget budget.toml --format junit -o budget.xml
 
       resnet-inspect check models/resnet.py:ResNet18 --input-size 32 --max-params 12M
     """
-    guard_outputs(input_files(spec, files=(budget,)), output=output)
-    from ..budget import Limits, load_budget, parse_limit
+    specs = list(specs or [])
+    guard_outputs(input_files(*specs, files=(budget,)), output=output)
     from ..budget import check as check_one
+    from ..budget import load_budget, targets
+
+    plan = load_budget(budget) if budget is not None else None
+    if convention is None and plan is not None:  # limits written in a tool's numbers are checked in them
+        convention = plan.convention
+    chosen = targets(specs, plan, _flag_limits(max_params, max_macs, max_activations, max_projections))
+    _require_limits(chosen, specs, budget)
+    given = overrides(shortcut, stride_in, input_size, num_classes, in_channels)
+    problems: list[str] = []
+    results, analyses = [], []
+    for t in chosen:
+        try:
+            analysis = recount(load_analysis(t.spec, shortcut, stride_in, input_size, num_classes, in_channels), convention)
+        except SpecError as exc:
+            problems.extend(f"specs.{t.label}: {p}" if t.label else p for p in exc.problems)
+            continue
+        result = check_one(analysis, t.limits, t.label or analysis.name, t.spec)
+        results.append(result)
+        analyses.append((t, analysis))
+    if problems:
+        raise SpecError("; ".join(problems), problems=problems)
+    _report(fmt, output, results, lambda: _locations(results, analyses, given, convention), convention)
+    violations = [v for r in results for v in r.violations]
+    if violations:
+        sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
+        raise typer.Exit(1)
+
+
+def _flag_limits(max_params: str | None, max_macs: str | None, max_activations: str | None, max_projections: str | None) -> Any:
+    from ..budget import Limits, parse_limit
     from ..errors import UsageError
 
     flags: dict[str, int] = {}
@@ -194,51 +236,55 @@ def check(
                 flags[key] = parse_limit(f"--{key.replace('_', '-')}", raw)
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
-    cli_limits = Limits(**flags)
+    return Limits(**flags)
 
-    targets: list[tuple[str, str, Limits]] = []  # (label, SPEC, limits)
-    if budget is not None:
-        plan = load_budget(budget)
-        if convention is None:  # limits written in a tool's numbers are checked in them
-            convention = plan.convention
-        if spec is not None:
-            targets.append(("", spec, plan.defaults.merged(cli_limits)))
-        else:
-            if not plan.entries:
-                raise UsageError(
-                    f"{budget} names no specs: give a SPEC to check against its limits, or add [specs.NAME] tables with spec = SPEC"
-                )
-            targets.extend((e.name, e.spec, plan.limits_for(e).merged(cli_limits)) for e in plan.entries)
-    elif spec is not None:
-        targets.append(("", spec, cli_limits))
-    else:
-        raise UsageError("give a SPEC to check, or --budget FILE with [specs.NAME] tables; e.g. check resnet50 --max-params 26M")
-    for label, text, limits in targets:
-        if not limits:
+
+def _require_limits(chosen: list[Any], specs: list[str], budget: Path | None) -> None:
+    from ..errors import UsageError
+
+    if not chosen:
+        if budget is not None:
             raise UsageError(
-                f"no limits for {label or text}: give --max-params, --max-macs, --max-activations or --max-projections, "
+                f"{budget} names no specs: give a SPEC to check against its limits, or add [specs.NAME] tables with spec = SPEC"
+            )
+        raise UsageError("give a SPEC to check, or --budget FILE with [specs.NAME] tables; e.g. check resnet50 --max-params 26M")
+    for t in chosen:
+        if not t.limits:
+            raise UsageError(
+                f"no limits for {t.label or _short(t.spec)}: give --max-params, --max-macs, --max-activations or --max-projections, "
                 "or max_* keys in a --budget file"
             )
 
-    problems: list[str] = []
-    results = []
-    for label, text, limits in targets:
-        try:
-            analysis = recount(load_analysis(text, shortcut, stride_in, input_size, num_classes, in_channels), convention)
-        except SpecError as exc:
-            problems.extend(f"specs.{label}: {p}" if label else p for p in exc.problems)
-            continue
-        results.append(check_one(analysis, limits, label or analysis.name, text))
-    if problems:
-        raise SpecError("; ".join(problems), problems=problems)
 
+def _report(fmt: CheckFormat, output: Path | None, results: list[Any], where: Any, convention: str | None) -> None:
+    from ..report import ci
     from ..report.compare import budget_docs, budget_json
 
-    emit(fmt, output, data=lambda: budget_json(results, convention), docs=lambda: budget_docs(results, convention))
-    violations = [v for r in results for v in r.violations]
-    if violations:
-        sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
-        raise typer.Exit(1)
+    if fmt is CheckFormat.github:
+        deliver(ci.github(results, where()), output)
+    elif fmt is CheckFormat.junit:
+        deliver(ci.junit(results, where()), output)
+    else:
+        emit(Format(fmt.value), output, data=lambda: budget_json(results, convention), docs=lambda: budget_docs(results, convention))
+
+
+def _locations(results: list[Any], analyses: list[Any], given: dict[str, Any], convention: str | None) -> dict[tuple[int, str], Any]:
+    """Where each exceeded limit is annotated (``blame.locate``): only computed for the CI formats."""
+    from ..blame import blame_config, locate
+    from ..budget import measure
+    from ..counts import analyze
+
+    where = {}
+    for i, (r, (target, analysis)) in enumerate(zip(results, analyses)):
+        for v in r.violations:
+            blamed = None
+            if target.config is not None and analysis.plan.spec is not None:
+                def quantity(spec: Any, metric: str = v.metric) -> int:
+                    return int(measure(recount(analyze(spec), convention))[metric])
+
+                blamed = blame_config(target.config, analysis.plan.spec, quantity, given, v.metric)
+            where[(i, v.key)] = locate(target.config, target.origins[v.key], blamed)
+    return where
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -16,7 +16,7 @@ from ..units import human, signed_human
 from .layout import Screen
 from .style import CONVENTION, SHORTCUT_LABELS
 from .summary import convention_notes, shape_text, source_json, spec_json
-from .tables import Cell, Column, Row, TableDoc, cell
+from .tables import Cell, Column, Row, TableDoc, cell, md_escape, to_markdown
 
 SCHEMA_VERSION: Final = 1
 
@@ -309,3 +309,45 @@ def budget_docs(results: Sequence[CheckResult], convention: str | None = None) -
     verdict = "within budget" if not exceeded else f"{exceeded} limit{'s' if exceeded != 1 else ''} exceeded"
     notes = (f"{verdict}. headroom = max - value (negative: over budget).", *convention_notes(convention))
     return [TableDoc("budget", _BUDGET_COLUMNS, tuple(rows), notes, (CONVENTION,))]
+
+
+# --------------------------------------------------------------------------------------------
+# ``compare --format markdown``: a pull-request comment.
+
+
+def _headline(c: Comparison) -> str:
+    """The one line a reviewer reads: params, MACs and activations, B - A."""
+    m = c.totals.metrics
+    parts = []
+    for label, d in (("params", m.params), ("MACs", m.macs), ("activations", m.activations)):
+        parts.append(f"{label} {signed_human(d.diff)} ({relative_text(d)})" if d.diff else f"{label} unchanged")
+    p = c.totals.projections
+    parts.append(f"projections {p.a} → {p.b}" if p.diff else f"projections {p.a}")
+    return " · ".join(parts)
+
+
+def _details(summary: str, doc: TableDoc, explain: bool) -> list[str]:
+    body = to_markdown(replace(doc, title=""), explain).rstrip("\n")
+    return ['<details markdown="1">', f"<summary>{md_escape(summary)}</summary>", "", body, "", "</details>", ""]
+
+
+def compare_markdown(c: Comparison, all_blocks: bool = False, convention: str | None = None, explain: bool = False) -> str:
+    """A pull-request comment: a title, one headline, the totals table, and the per-stage and
+    per-block tables folded in ``<details>`` so a long network does not flood the thread.
+
+    Labels come from file names and config values, so they are escaped: a name cannot open a
+    tag, close the ``<details>`` or inject a link."""
+    totals = totals_table(c)
+    changed = any(s.metrics.changed() or s.blocks.diff for s in c.stages)
+    lines = [f"### resnet-inspect compare: {md_escape(c.label_a)} → {md_escape(c.label_b)}", "",
+             f"**{md_escape(_headline(c))}**" if changed else "**No difference in params, MACs or activations.**", ""]
+    lines += [to_markdown(replace(totals, title="", notes=()), explain).rstrip("\n"), ""]
+    staged = sum(1 for s in c.stages if s.metrics.changed() or s.blocks.diff)
+    lines += _details(f"Per stage: {staged} of {len(c.stages)} stages differ", stages_table(c), explain)
+    blocks = blocks_table(c, all_blocks)
+    if blocks is not None:
+        differ = sum(1 for b in c.blocks or () if b.changed())
+        lines += _details(f"Per block: {differ} of {len(c.blocks or ())} blocks differ", blocks, explain)
+    notes = [*totals.notes, *convention_notes(convention)]
+    lines.append("<sub>" + md_escape(" ".join(notes)) + "</sub>")
+    return "\n".join(lines) + "\n"

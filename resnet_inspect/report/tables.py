@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 Justify = Literal["left", "right", "center"]
 
@@ -67,9 +67,18 @@ def cell(text: object, raw: object = None, markup: str | None = None, short: str
     return Cell(str(text), raw, markup, short)
 
 
+#: Characters that would make Markdown of a cell a tag, a link, code or a new column.
+_MD_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "\\|<>[]`*"})
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown as itself in GitHub Markdown: names come from files and configs, and one
+    such as ``</details>`` or ``[x](https://…)`` must not become a tag or a link in a comment."""
+    return text.translate(_MD_SPECIAL)
+
+
 def to_markdown(doc: TableDoc, explain: bool = False) -> str:
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+    esc = md_escape
 
     lines = [f"### {esc(doc.title)}", ""] if doc.title else []
     lines.append("| " + " | ".join(esc(c.header) for c in doc.columns) + " |")
