@@ -65,11 +65,14 @@ def _value(value: Any) -> str:
 
 
 def nearest_preset(spec: ResNetSpec) -> tuple[str, ResNetSpec]:
-    """The preset sharing the most structural fields with ``spec`` (the first such, in preset order)."""
-    def shared(item: tuple[str, Any]) -> int:
-        return sum(getattr(item[1].spec, f) == getattr(spec, f) for f in _STRUCTURE)
+    """The preset sharing the most structural fields with ``spec``; among those, the one closest
+    in number of blocks (ResNet-101 for 3-4-30-3, not ResNet-50), then the first in preset order."""
+    def likeness(item: tuple[str, Any]) -> tuple[int, int]:
+        other = item[1].spec
+        shared = sum(getattr(other, f) == getattr(spec, f) for f in _STRUCTURE)
+        return shared, -abs(sum(other.layers) - sum(spec.layers))
 
-    name, preset = max(PRESETS.items(), key=shared)
+    name, preset = max(PRESETS.items(), key=likeness)
     return name, preset.spec
 
 
