@@ -25,7 +25,7 @@ app = typer.Typer(
         "  resnet-inspect summary resnet34:shortcut=A --depth stage\n\n"
         "  resnet-inspect presets"
     ),
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -71,6 +71,31 @@ class Format(str, enum.Enum):
     csv = "csv"
 
 
+def _complete_preset(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of SPEC: the preset names, with their descriptions (a file name completes as a file)."""
+    from ..presets import PRESETS
+
+    return [(name, preset.description) for name, preset in PRESETS.items() if name.startswith(incomplete)]
+
+
+def _complete_shortcut(incomplete: str) -> list[str]:
+    from ..spec import SHORTCUTS
+
+    return [s for s in SHORTCUTS if s.startswith(incomplete)]
+
+
+def _complete_stride_in(incomplete: str) -> list[str]:
+    from ..spec import STRIDE_IN
+
+    return [s for s in STRIDE_IN if s.startswith(incomplete)]
+
+
+def _complete_convention(incomplete: str) -> list[str]:
+    from ..conventions import CONVENTIONS
+
+    return [c for c in CONVENTIONS if c.startswith(incomplete)]
+
+
 SPEC_HELP = (
     "A preset with optional KEY=VALUE overrides (resnet50, resnet34:shortcut=A, "
     "resnet50:stride_in=1x1,input_size=320), a config file (.toml .yaml .yml .json), or your own model: "
@@ -78,14 +103,16 @@ SPEC_HELP = (
     "(models.py:ResNet(depth=20, num_classes=10)). A module SPEC imports and runs your code, as "
     "importing it would, and traces one forward pass on the meta device."
 )
-SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help=SPEC_HELP, show_default=False)]
+SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help=SPEC_HELP, show_default=False, autocompletion=_complete_preset)]
 ShortcutOpt = Annotated[
     Optional[str],
-    typer.Option("--shortcut", help="Override the shortcut option: A, B, C, D or none.", rich_help_panel="Spec overrides"),
+    typer.Option("--shortcut", help="Override the shortcut option: A, B, C, D or none.", rich_help_panel="Spec overrides",
+                 autocompletion=_complete_shortcut),
 ]
 StrideInOpt = Annotated[
     Optional[str],
-    typer.Option("--stride-in", help="Override where bottlenecks downsample: 1x1 (paper) or 3x3 (torchvision).", rich_help_panel="Spec overrides"),
+    typer.Option("--stride-in", help="Override where bottlenecks downsample: 1x1 (paper) or 3x3 (torchvision).", rich_help_panel="Spec overrides",
+                 autocompletion=_complete_stride_in),
 ]
 InputSizeOpt = Annotated[
     Optional[int],
@@ -109,7 +136,7 @@ ConventionOpt = Annotated[
     typer.Option("--convention", metavar="TOOL",
                  help="Count MACs as this tool does (torchvision, fvcore, ptflops_pytorch, ptflops_aten, thop, torchinfo, "
                       "flop_counter_mode), so budgets kept in its numbers still hold; default: ours (= torchvision).",
-                 rich_help_panel="Counting"),
+                 rich_help_panel="Counting", autocompletion=_complete_convention),
 ]
 ExplainOpt = Annotated[
     bool, typer.Option("--explain", help="Add the full explanations under the tables (what is counted, what each column means).")
