@@ -13,6 +13,9 @@ Goals (issue 9): summary <= 0.25 s for resnet152; >= 6x faster than fvcore on th
 10,000 blocks within 1 s; peak RSS under 60 MB for summary.
 Goal (issue 14): ``memory resnet152 --batch 256`` answers as fast as ``summary resnet152`` (at most
 1.15x its time, the two run interleaved in this run) and never imports torch.
+Goals (shell completion, ``benchmarks/startup_completion.py``): ``summary resnet50`` with completion
+on costs at most 1.05x the same run with it off (copies of this tree differing in that one flag, run
+in turns), and imports no module that it does not import without completion.
 Goals (issue 12, ``benchmarks/trace_vs_fvcore.py``): tracing a user's ResNet-152 takes at most half
 of fvcore's ``FlopCountAnalysis`` on the same module in the same process; its peak memory is the
 same at input 224 and 2048.
@@ -30,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -156,13 +160,16 @@ def main() -> int:
     free = [_torch_free(cmd, args.repeat, args.timeout) for cmd in (MEMORY_CMD, COUNTING_CMD)]
     for bench in free:
         goals += _torch_free_goals(bench)
+    completion = _completion()
+    goals += _completion_goals(completion)
     tracing = _tracing()
     goals += _trace_goals(tracing)
     print()
     for line in goals:
         print(line)
     if not args.no_write:
-        text = _markdown(rows, floor, goals, args) + _torch_free_markdown(free) + _trace_markdown(tracing)
+        text = (_markdown(rows, floor, goals, args) + _torch_free_markdown(free) + _completion_markdown(completion)
+                + _trace_markdown(tracing))
         (ROOT / "docs" / "performance.md").write_text(text)
         print("\nwrote docs/performance.md")
     return 0
@@ -305,6 +312,49 @@ def _torch_free_markdown(benches: list[TorchFreeBench]) -> str:
               f"{'yes' if m.imports_torch else 'no'} |" for m in done]
     lines += ["", "`memory --measure` is what builds the module and imports torch.", ""]
     return "\n".join(lines)
+
+
+def _completion() -> dict[str, Any] | None:
+    """benchmarks/startup_completion.py with this interpreter's typer, in a process of its own."""
+    import json
+
+    proc = subprocess.run([PY, str(ROOT / "benchmarks" / "startup_completion.py"), "--json", "--repeat", "15"],
+                          cwd=ROOT, capture_output=True, text=True)
+    if not proc.stdout.strip():
+        print(f"completion benchmark failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout)[0]
+    print(f"summary resnet50 with shell completion {result['on_s']:.3f} s, without {result['off_s']:.3f} s "
+          f"({result['ratio']:.3f}x); modules imported only with completion: {result['imported_only_with_completion'] or 'none'}",
+          flush=True)
+    return result
+
+
+def _completion_goals(c: dict[str, Any] | None) -> list[str]:
+    if c is None:
+        return ["- completion benchmark did not run"]
+    extra = c["imported_only_with_completion"]
+    return [
+        f"- summary resnet50 with completion / without, same run: {c['ratio']:.3f}x (goal <= 1.05x): "
+        f"{'met' if c['ratio'] <= 1.05 else 'MISSED'}",
+        f"- modules imported only with completion: {', '.join(extra) or 'none'} (goal: none): {'MISSED' if extra else 'met'}",
+    ]
+
+
+def _completion_markdown(c: dict[str, Any] | None) -> str:
+    if c is None:
+        return ""
+    return "\n".join([
+        "## Shell completion", "",
+        "`benchmarks/startup_completion.py`: `summary resnet50` from two copies of this tree, one with typer's completion",
+        "options (as shipped), one without, run in turns (medians); completion requests as the bash script sends them.", "",
+        "| measure | with completion | without |", "|---|---:|---:|",
+        f"| `summary resnet50`, whole process | {c['on_s']:.3f} s | {c['off_s']:.3f} s |",
+        f"| typer building the group, one process | {c['build_on_ms']:.2f} ms | {c['build_off_ms']:.2f} ms |", "",
+        f"Completing a command name (`resnet-inspect s<TAB>`): {c['command_name_s']:.3f} s, importing "
+        f"{', '.join(c['command_name_imports']) or 'no command module'}; completing `summary resnet50 --format <TAB>`: "
+        f"{c['option_value_s']:.3f} s, importing {', '.join(c['option_value_imports']) or 'no command module'}.", "",
+    ])
 
 
 def _tracing() -> dict[str, float] | None:
