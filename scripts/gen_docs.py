@@ -10,6 +10,9 @@ Run `python scripts/gen_docs.py` after changing a report; `--check` exits 1 when
 (tests/test_docs.py runs the same check). Sections marked `BEGIN measured:` hold measurements
 (`bench`): they are filled only with `--measure` and never checked, since timings vary.
 
+`<!-- BEGIN generated: ci-walkthrough PART -->` shows a part of the pull request docs/ci.md walks
+through, made in a scratch repository by scripts/ci_walkthrough.py (the Action's real output).
+
 `<!-- BEGIN generated: file PATH -->` includes a file of the repository as a code block, so a guide
 shows the very code its transcripts trace. A `verify` transcript may end in exit 1 (a mismatch is
 what it shows); its stderr lines follow its table.
@@ -24,7 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = (ROOT / "README.md",
-           *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md", "own-resnet.md", "memory.md", "counting.md", "roofline.md")))
+           *(ROOT / "docs" / name for name in ("shortcuts.md", "variants.md", "index.md", "own-resnet.md", "memory.md", "counting.md", "roofline.md",
+                                               "ci.md")))
 #: Commands whose output is deterministic and may fill a generated section.
 COMMANDS = frozenset({"shortcuts", "summary", "compare", "presets", "verify", "spec", "memory", "counting", "roofline"})
 #: Exit codes a transcript may end with, per command (a verify that finds a difference exits 1).
@@ -46,6 +50,8 @@ def run_tool(args: list[str], allowed: frozenset[str] = COMMANDS) -> str:
 
     from resnet_inspect.cli import app
 
+    if args[:1] == ["ci-walkthrough"] and len(args) == 2:  # docs/ci.md's pull request, made for real
+        return _walkthrough_part(args[1])
     if args[:1] == ["file"] and len(args) == 2:
         path = (ROOT / args[1]).resolve()
         if ROOT not in path.parents:
@@ -67,6 +73,19 @@ def run_tool(args: list[str], allowed: frozenset[str] = COMMANDS) -> str:
             lines += [line.rstrip() for line in result.stderr.splitlines()] + ["$ echo $?", str(result.exit_code)]
         return "```console\n$ resnet-inspect " + shown + "\n" + "\n".join(lines).strip("\n") + "\n```\n"
     return result.stdout
+
+
+def _walkthrough_part(name: str) -> str:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ci_walkthrough", ROOT / "scripts" / "ci_walkthrough.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get("ci_walkthrough")
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["ci_walkthrough"] = module
+        spec.loader.exec_module(module)
+    return str(module.part(name))
 
 
 def render(text: str) -> str:

@@ -37,7 +37,7 @@ def test_cli_reference_covers_every_command() -> None:
         assert f"## `resnet-inspect {command}`" in text
 
 
-@pytest.mark.parametrize("page", ["docs/variants.md", "docs/index.md", "docs/shortcuts.md", "README.md", "docs/own-resnet.md",
+@pytest.mark.parametrize("page", ["docs/variants.md", "docs/index.md", "docs/shortcuts.md", "README.md", "docs/own-resnet.md", "docs/ci.md",
                                   "docs/memory.md", "docs/counting.md", "docs/roofline.md"])
 def test_generated_sections_are_current(page: str) -> None:
     gen = load_script("gen_docs")
