@@ -242,3 +242,14 @@ def test_action_yml_inputs_and_outputs_are_wired() -> None:
     install = next(s for s in steps if s["name"] == "Install resnet-inspect")
     assert '"$GITHUB_ACTION_PATH"' in install["run"] and "download.pytorch.org/whl/cpu" in install["run"]
     assert ACTION["runs"]["using"] == "composite"
+
+
+def test_docs_pin_the_current_version() -> None:
+    """The version lives in resnet_inspect.__version__; the docs' `uses: …@vX` and `rev: vX` follow it."""
+    from resnet_inspect import __version__
+
+    pins = []
+    for page in (ROOT / "docs" / "ci.md", ROOT / "docs" / "examples" / "ci-workflow.yml", ROOT / "README.md"):
+        text = page.read_text()
+        pins += re.findall(r"resnet-inspect@v([\w.]+)", text) + re.findall(r"^\s*rev: v([\w.]+)", text, re.MULTILINE)
+    assert len(pins) >= 4 and set(pins) == {__version__}
