@@ -1,10 +1,15 @@
 """Checkpoint tensors -> layers -> the residual units their shapes form (pure: no torch).
 
-A ``state_dict`` lists tensors module by module, in registration order. Neither the names nor that
-order can be trusted to mean anything: authors call the stem ``conv`` or ``conv1``, the shortcut
-``downsample``, ``shortcut``, ``skip`` or ``proj``, the classifier ``fc``, ``linear`` or ``head``;
-torchvision registers a block's projection after ``conv2``/``bn2``, timm's resnetv2 before
-``conv1``, an SE block puts its linear layers in between. So this module reads only
+A ``state_dict`` lists tensors module by module, in registration order, but a file need not keep
+that order: safetensors stores its tensors sorted (by dtype, then name: ``bn1.bias`` before
+``conv1.weight``, every ``num_batches_tracked`` first), and tools rewrite checkpoints in any
+order. Neither the names nor the stored order can be trusted to mean much: authors call the stem
+``conv`` or ``conv1``, the shortcut ``downsample``, ``shortcut``, ``skip`` or ``proj``, the
+classifier ``fc``, ``linear`` or ``head``; torchvision registers a block's projection after
+``conv2``/``bn2``, timm's resnetv2 before ``conv1``, an SE block puts its linear layers in
+between. So the layers are first put in a **canonical order** built from their names alone
+(``canonical_order``: numbers compared as numbers, a stem first and a head last, each norm beside
+the conv named like it), and this module reads only
 
 * which tensors form one layer (the key without its last field: ``weight``, ``bias``,
   ``running_mean``...), and what that layer is from its shapes: a conv (4-D weight), a linear
@@ -23,8 +28,9 @@ a parent module; ``layer1.0`` and ``layer1.1`` are different units) and, elsewhe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Container, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from .errors import SpecError
@@ -127,6 +133,96 @@ def classify(fields: dict[str, Shape]) -> tuple[str, int, int, tuple[int, int]]:
             if len(s) == 1 and s[0] > 0:
                 return "norm", s[0], s[0], (0, 0)
     return "other", 0, 0, (0, 0)
+
+
+# --- a canonical order -----------------------------------------------------------------------------
+
+#: Names that start a network (ranked first among their siblings), end its body with a norm, or
+#: head it (ranked last): the alphabet would put ``head`` before ``stages`` before ``stem``.
+_FIRST_NAMES: Final = frozenset({"stem", "conv1", "conv", "conv_stem", "embedder", "prep"})
+_FINAL_NORM_NAMES: Final = frozenset({"bn_final", "final_bn", "norm", "final_norm", "norm_final", "bn", "post_norm"})
+_HEAD_NAMES: Final = frozenset({"fc", "head", "classifier", "linear", "logits", "last_linear"})
+_RUNS: Final = re.compile(r"\d+|\D+")
+
+NameKey = tuple[int, tuple[tuple[int, int, str], ...], str]
+
+
+def name_key(name: str) -> NameKey:
+    """Where one path component goes among its siblings: its rank (stem, body, final norm, head),
+    then the name with digit runs compared as numbers (``layer2`` before ``layer10``, ``blocks.9``
+    before ``blocks.10``), then the name itself so that no two names tie."""
+    low = name.lower()
+    base = low.rstrip("0123456789_")
+    rank = 0 if low in _FIRST_NAMES else 3 if base in _HEAD_NAMES else 2 if low in _FINAL_NORM_NAMES else 1
+    runs = tuple((0, int(r), "") if r.isdigit() else (1, 0, r) for r in _RUNS.findall(name))
+    return rank, runs, name
+
+
+def norm_partners(modules: Sequence[Module]) -> dict[int, int]:
+    """norm index -> conv index for norms named like a conv beside them (``bn2``/``conv2``,
+    ``norm1``/``conv1``, ``bn``/``conv``): the one conv and the one norm of a parent module whose
+    names end in the same number, or both in none, the norm's channels being those the conv writes
+    or a multiple of those it reads per group. Which side of the conv the norm sits on (post- or
+    pre-activation) is what a file's order cannot be trusted to say, so the pairing is by name and
+    the side is left to ``settle_norms``. Numbered siblings (``downsample.0``/``.1``, a
+    Sequential) are not paired: their numbers already give their order."""
+    slots: dict[tuple[str, str], dict[str, list[Module]]] = {}
+    for m in modules:
+        last = m.hint.rpartition(".")[2]
+        if m.kind in ("conv", "norm") and last and not last.isdigit():
+            digits = last[len(last.rstrip("0123456789")):]
+            slots.setdefault((m.parent, digits), {"conv": [], "norm": []})[m.kind].append(m)
+    found = {}
+    for slot in slots.values():
+        if len(slot["conv"]) == 1 and len(slot["norm"]) == 1:
+            conv, norm = slot["conv"][0], slot["norm"][0]
+            if norm.out == conv.out or norm.out % conv.inp == 0:
+                found[norm.index] = conv.index
+    return found
+
+
+def place_norms(items: Sequence[Module], partners: Mapping[int, int], before: Container[int] = ()) -> list[Module]:
+    """``items`` with each partnered norm moved right after its conv (post-activation's layout), or
+    right before it for the convs in ``before`` (pre-activation's main path); a norm whose conv is
+    not among ``items`` stays where it is."""
+    present = {m.index for m in items}
+    norm_of = {c: n for n, c in partners.items() if c in present}
+    moved = set(norm_of.values())
+    by_index = {m.index: m for m in items}
+    out: list[Module] = []
+    for m in items:
+        if m.index in moved:
+            continue
+        norm = by_index.get(norm_of.get(m.index, -1))
+        if norm is None:
+            out.append(m)
+        else:
+            out.extend([norm, m] if m.index in before else [m, norm])
+    return out
+
+
+_FIELD_RANK: Final = {f: k for k, f in enumerate(KNOWN_FIELDS)}
+
+
+def canonical_order(modules: Sequence[Module]) -> tuple[Module, ...]:
+    """The modules in an order that depends on their names and shapes only, never on the order the
+    file stored them in (``index`` renumbered): paths compared component by component with
+    ``name_key``, then each norm named like a conv moved right after it (``norm_partners``), and
+    each module's tensors as ``weight``, ``bias``, statistics. For the layouts ResNets are written
+    in (torchvision, timm, ours, the CIFAR repositories, opaque ``m<i>``) this is their
+    registration order up to which side of its conv a norm is on, which ``settle_norms`` tries
+    both ways."""
+    ordered = sorted(modules, key=lambda m: tuple(name_key(c) for c in m.hint.split(".")))
+    ranked = [replace(m, index=k) for k, m in enumerate(ordered)]
+    placed = place_norms(ranked, norm_partners(ranked))
+    return tuple(replace(_sorted_fields(m), index=k) for k, m in enumerate(placed))
+
+
+def _sorted_fields(m: Module) -> Module:
+    """``m`` with its tensors in one order (``weight``, ``bias``, statistics, then others by name)."""
+    order = sorted(range(len(m.keys)), key=lambda i: (_FIELD_RANK.get(m.fields[i], len(_FIELD_RANK)), m.keys[i]))
+    return replace(m, keys=tuple(m.keys[i] for i in order), shapes=tuple(m.shapes[i] for i in order),
+                   fields=tuple(m.fields[i] for i in order))
 
 
 # --- the conv chain ---------------------------------------------------------------------------------
@@ -351,7 +447,7 @@ class Structure:
 
     def owner(self, index: int) -> int | None:
         """The unit a leftover layer belongs to, -1 for the stem, None for the head: the unit whose
-        module holds it by name where names have a hierarchy, else by registration order."""
+        module holds it by name where names have a hierarchy, else by the modules' order."""
         if self.hierarchical:
             hint = self.modules[index].hint
             named = [k for k, u in enumerate(self.units)
@@ -506,9 +602,12 @@ def _attach(modules: Sequence[Module], reading: Reading, classifier: int | None,
     """Norms attached under one hypothesis: post-activation (each conv, stem and projections
     included, is followed by a norm of its output channels) or pre-activation (each main-path
     conv is preceded by a norm of its input channels, projections have none, one norm ends the
-    network)."""
+    network). A norm named like a conv (``norm_partners``) is read beside that conv, after it or
+    (a pre-activation main-path conv) before it, wherever the file stored it."""
     roles = _roles(modules, reading)
-    items = [m for m in modules if m.kind in ("conv", "norm") and m.index != classifier]
+    main = {i for i, (r, _) in roles.items() if r == "main"} if pre else set()
+    items = place_norms([m for m in modules if m.kind in ("conv", "norm") and m.index != classifier],
+                        norm_partners(modules), main)
     last_conv = max((p for p, m in enumerate(items) if m.kind == "conv"), default=-1)
     after: dict[int, int] = {}
     before: dict[int, int] = {}

@@ -1,7 +1,8 @@
 """Checkpoint tensor shapes -> the ``ResNetSpec`` that explains them, and what it does not (no torch).
 
-``recover(shapes)`` takes a mapping ``key -> shape`` in the checkpoint's order (a ``state_dict``
-with the tensors replaced by their shapes) and works back to a spec **by structure, not names**:
+``recover(shapes)`` takes a mapping ``key -> shape`` (a ``state_dict`` with the tensors replaced by
+their shapes, in any order: the layers are put in a canonical order first, see
+``ckpt_structure.canonical_order``) and works back to a spec **by structure, not names**:
 
 1. **layers**: tensors are grouped into layers (the key without ``.weight``/``.bias``/BN
    statistics) and each layer is typed by its shapes: conv (4-D weight), linear (2-D), norm (1-D);
@@ -20,8 +21,9 @@ with the tensors replaced by their shapes) and works back to a spec **by structu
    both are summed per block into the *difference*, so ``checkpoint_params`` (the file's true
    count) always equals the spec's count plus the difference, and nothing is dropped silently.
 
-Names are read only as labels (the layout shown in the report) and to break ties the shapes leave
-open (which of two equally good readings, an average pool in front of a projection).
+Names are read only as labels (the layout shown in the report), to put the layers in order (a
+file's own order is not kept by safetensors, which sorts by name), and to break ties the shapes
+leave open (which of two equally good readings, an average pool in front of a projection).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .ckpt_structure import (
     NotAResNet,
     Structure,
     Unit,
+    canonical_order,
     found_text,
     group_modules,
     numel,
@@ -61,7 +64,7 @@ LAYOUTS: Final = {
     "timm-resnet-deep": "timm resnet*c/d names (deep stem conv1.0/.3/.6; avg-pool shortcut downsample.1/.2 in *d)",
     "timm-resnetv2": "timm resnetv2 names (stem.conv, stages.S.blocks.B.normK/convK, downsample.conv, norm, head.fc)",
     "resnet-inspect-preact": "resnet-inspect pre-activation names (layerN.M.bnK/convK, downsample.0, bn_final, fc)",
-    "custom": "names of its own: read from shapes and registration order alone",
+    "custom": "names of its own: read from shapes and the order of the names (numbers as numbers) alone",
 }
 
 
@@ -198,7 +201,7 @@ def naming_style(hints: Sequence[str]) -> str:
 
 
 def _entries(shapes: Mapping[str, Sequence[int]]) -> list[tuple[str, Shape]]:
-    """``(key, shape)`` pairs in the checkpoint's order, bounded before any work is done."""
+    """``(key, shape)`` pairs in the order the file stored them, bounded before any work is done."""
     if len(shapes) > MAX_TENSORS:
         raise SpecError(f"the checkpoint holds {len(shapes):,} tensors, above the limit of {MAX_TENSORS:,}; "
                         "no ResNet has that many")
@@ -617,6 +620,32 @@ def _sources(st: Structure) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _structure(stored: tuple[Module, ...], notes: list[str]) -> Structure:
+    """The structure read in the canonical order (``canonical_order``), so that how the file
+    ordered its tensors does not matter: safetensors sorts them by dtype and name, and nothing
+    stops a tool from shuffling a state_dict. Only where the order the file stored them in explains
+    strictly more layers is that order read instead (with a note): names that mislead, such as a
+    main-path conv called ``downsample.0``, keep what registration order shows. A file whose
+    canonical reading leaves nothing over is read once."""
+    canonical = canonical_order(stored)
+    orders = [canonical] + ([stored] if [m.path for m in canonical] != [m.path for m in stored] else [])
+    errors: list[NotAResNet] = []
+    found: list[tuple[int, Structure]] = []  # (0: the canonical order, 1: the stored one; its reading)
+    for k, modules in enumerate(orders):
+        try:
+            found.append((k, parse_structure(modules)))
+        except NotAResNet as exc:
+            errors.append(exc)
+        if found and not found[0][1].leftovers:
+            break
+    if not found:
+        raise errors[0]
+    k, best = min(found, key=lambda r: (len(r[1].leftovers), r[0]))
+    if k:
+        notes.append("read in the order the file stores its tensors: the order their names give explains fewer layers")
+    return best
+
+
 def recover(
     shapes: Mapping[str, Sequence[int]],
     *,
@@ -635,8 +664,8 @@ def recover(
     stripped, notes = strip_prefixes([k for k, _ in entries])
     hint_of = {orig: short for short, orig in stripped.items()}
     hints = [hint_of[k] for k, _ in entries]
-    modules = group_modules(entries, hints)
-    st = parse_structure(modules)
+    st = _structure(group_modules(entries, hints), notes)
+    modules = st.modules
     f = _Fields({}, [], notes)
     _stem_fields(st, f)
     _unit_fields(st, f)
