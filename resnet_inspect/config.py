@@ -18,7 +18,6 @@ problem matcher) can jump to it. Values pass through ``specio.coerce_field`` and
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import sys
@@ -31,6 +30,7 @@ from .errors import SpecError
 from .naming import printable
 from .spec import FIELD_NAMES, ResNetSpec, shown, validate
 from .specio import coerce_field, is_config_path
+from .suggest import did_you_mean
 
 ConfigFormat = Literal["toml", "yaml", "json"]
 FORMATS: Final[tuple[ConfigFormat, ...]] = ("toml", "yaml", "json")
@@ -440,9 +440,7 @@ def unknown_key(key: object, allowed: tuple[str, ...]) -> str:
     ``specio.unknown_key_message``, over the keys this file may hold)."""
     if not isinstance(key, str):
         return f"key {shown(key, 40)} is not a name; valid keys are {', '.join(allowed)}"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6) if len(key) < 64 else []
-    hint = f"did you mean {close[0]}? " if close else ""
-    return f"unknown key {shown(key, 40)}: {hint}valid keys are {', '.join(allowed)}"
+    return f"unknown key {shown(key, 40)}: {did_you_mean(key, allowed)}valid keys are {', '.join(allowed)}"
 
 
 _FIELD_IN_MESSAGE = re.compile(r"^(\w+)")

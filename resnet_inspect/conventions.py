@@ -33,7 +33,6 @@ does not record, so ``layer_counts`` refuses them rather than guess.
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Final
 from .counts import Analysis
 from .errors import UsageError
 from .plan import Block, Layer
+from .suggest import did_you_mean
 
 #: The tools, in report order; JSON ``conventions`` keys.
 CONVENTIONS: Final = (
@@ -212,9 +212,7 @@ def check_convention(name: str) -> str:
     """``name`` if it is a convention; otherwise a ``UsageError`` naming the closest and the valid ones."""
     if name in _RULES:
         return name
-    close = difflib.get_close_matches(name, CONVENTIONS, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise UsageError(f"unknown counting convention {name!r}: {hint}valid: {', '.join(CONVENTIONS)}")
+    raise UsageError(f"unknown counting convention {name!r}: {did_you_mean(name, CONVENTIONS)}valid: {', '.join(CONVENTIONS)}")
 
 
 def _layer_vector(ly: Layer, rule: Callable[[Layer], _Vector], prefix: str = "") -> _Vector:

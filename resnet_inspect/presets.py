@@ -7,12 +7,12 @@ published ones. The CIFAR presets follow He et al. (2015) Section 4.2 (option A 
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Final
 
 from .errors import SpecError
 from .spec import ResNetSpec
+from .suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,5 @@ def get_preset(name: str) -> ResNetSpec:
 
 
 def unknown_preset_message(name: str) -> str:
-    close = difflib.get_close_matches(name.lower(), PRESETS, n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(close)}?" if close else "run 'resnet-inspect presets' to list them"
+    hint = did_you_mean(name.lower(), PRESETS, n=3).rstrip() or "run 'resnet-inspect presets' to list them"
     return f"unknown preset {name!r}: {hint}"

@@ -11,7 +11,6 @@ Every value, whether it comes from a string or from a parsed config document, pa
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from .errors import SpecError
 from .naming import printable
 from .presets import PRESETS, get_preset
 from .spec import FIELD_HELP, FIELD_NAMES, SHORTCUTS, ResNetSpec, shown
+from .suggest import did_you_mean
 from .target import looks_like_target
 
 CONFIG_SUFFIXES: Final = (".toml", ".yaml", ".yml", ".json")
@@ -47,10 +47,8 @@ def is_config_path(text: str) -> bool:
 def unknown_key_message(key: object, where: str = "") -> str:
     """``unknown key 'shortcutt' in ...: did you mean shortcut? valid keys are ...``; the key and
     ``where`` are shortened, so a 100 KB SPEC is not repeated back."""
-    close = difflib.get_close_matches(key, FIELD_NAMES, n=1, cutoff=0.6) if isinstance(key, str) and len(key) < 64 else []
-    hint = f"did you mean {close[0]}? " if close else ""
     place = f" in {printable(where, 80)}" if where else ""
-    return f"unknown key {shown(key, 40)}{place}: {hint}valid keys are {', '.join(FIELD_NAMES)}"
+    return f"unknown key {shown(key, 40)}{place}: {did_you_mean(key, FIELD_NAMES)}valid keys are {', '.join(FIELD_NAMES)}"
 
 
 def coerce_field(key: str, raw: Any) -> Any:

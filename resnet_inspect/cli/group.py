@@ -21,7 +21,6 @@ its value imports only that command's module, as running it would.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -100,9 +99,9 @@ class ResnetInspectGroup(TyperGroup):
         if name and not name.startswith("-") and name not in COMMANDS:
             if ctx.resilient_parsing:  # completing after an unknown word: nothing to complete, no error line
                 return None, None, args[1:]
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise UsageError(f"no command {_shown(name)!r}: {hint}the commands are {', '.join(COMMANDS)}")
+            from ..suggest import did_you_mean
+
+            raise UsageError(f"no command {_shown(name)!r}: {did_you_mean(name, COMMANDS)}the commands are {', '.join(COMMANDS)}")
         return super().resolve_command(ctx, args)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,

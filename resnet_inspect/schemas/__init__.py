@@ -10,7 +10,6 @@ policy. Importing this module imports nothing heavy (no torch, no jsonschema).
 
 from __future__ import annotations
 
-import difflib
 import json
 from importlib.resources import files
 from typing import Any, Final
@@ -29,10 +28,9 @@ def check_name(name: str) -> str:
     if name in NAMES:
         return name
     from ..naming import printable
+    from ..suggest import did_you_mean
 
-    close = difflib.get_close_matches(name, NAMES, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise UsageError(f"no schema {printable(name, 60)!r}: {hint}the schemas are {', '.join(NAMES)}")
+    raise UsageError(f"no schema {printable(name, 60)!r}: {did_you_mean(name, NAMES)}the schemas are {', '.join(NAMES)}")
 
 
 def text(name: str) -> str:
