@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from .compare import projections
-from .config import Problem, format_of, raise_problems, read_document, read_text, unknown_key
 from .counts import Analysis
+from .document import Problem, format_of, raise_problems, read_document, read_text, unknown_key
 from .naming import printable
 from .spec import shown
 from .specio import is_config_path

@@ -18,6 +18,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from .document import is_config_path
 from .errors import SpecError
 from .naming import printable
 from .presets import PRESETS, get_preset
@@ -25,7 +26,6 @@ from .spec import FIELD_HELP, FIELD_NAMES, SHORTCUTS, ResNetSpec, shown
 from .suggest import did_you_mean
 from .target import looks_like_target
 
-CONFIG_SUFFIXES: Final = (".toml", ".yaml", ".yml", ".json")
 _INT_FIELDS: Final = frozenset(
     f.name for f in fields(ResNetSpec) if f.type in ("int", int)
 )
@@ -38,10 +38,6 @@ MAX_SPEC_CHARS: Final = 4096
 #: Digits an integer field may have as text; every field's limit (``spec.validate``) has at most 8.
 MAX_INT_DIGITS: Final = 12
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
-
-
-def is_config_path(text: str) -> bool:
-    return text.lower().endswith(CONFIG_SUFFIXES)
 
 
 def unknown_key_message(key: object, where: str = "") -> str:
@@ -254,3 +250,6 @@ def parse_spec(text: str, overrides: Mapping[str, Any] | None = None) -> ResNetS
             extra = ",".join(f"{k}={v}" for k, v in changed.items())
             spec = replace(spec, name=f"{spec.name}{',' if ':' in spec.name else ':'}{extra}")
     return spec
+
+
+__all__ = ["MAX_SPEC_CHARS", "apply_overrides", "coerce_field", "is_config_path", "parse_spec", "split_overrides", "unknown_key_message"]

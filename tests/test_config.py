@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.config import FORMATS, MAX_CONFIG_BYTES, dump_spec, load_config
+from resnet_inspect.config import FORMATS, dump_spec, load_config
 from resnet_inspect.counts import analyze
+from resnet_inspect.document import MAX_CONFIG_BYTES
 from resnet_inspect.errors import SpecError
 from resnet_inspect.presets import PRESETS
 from resnet_inspect.specio import parse_spec

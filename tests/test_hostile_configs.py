@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from resnet_inspect.config import MAX_DEPTH, MAX_VALUES, load_config
+from resnet_inspect.config import load_config
+from resnet_inspect.document import MAX_DEPTH, MAX_VALUES
 from resnet_inspect.errors import SpecError
 
 #: Address space the CLI may take (a bomb used to grow past 20 GB).
