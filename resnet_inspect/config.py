@@ -12,8 +12,10 @@ two shapes:
 
 Loading never stops at the first mistake: a file with three mistakes raises one ``SpecError`` whose
 ``problems`` lists all three, each as ``FILE[:LINE[:COL]]: message`` so a user (or an editor's
-problem matcher) can jump to it. Values pass through ``specio.coerce_field`` and the result through
-``spec.validate``, so a file accepts and rejects exactly what a SPEC string does.
+problem matcher) can jump to it. Values pass through ``fields.coerce_field`` and the result through
+``spec.validate``, so a file accepts and rejects exactly what a SPEC string does. Reading the
+file (size, encoding, syntax, limits, key lines) is ``document``'s; ``base`` is resolved by
+``fields.preset_spec``, so this module never goes back through ``specio``, which calls it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from typing import Any, Final
 
 from .document import FORMATS, ConfigFormat, Problem, format_of, is_config_path, raise_problems, read_document, unknown_key
 from .errors import SpecError
+from .fields import coerce_field, preset_spec
 from .spec import FIELD_NAMES, ResNetSpec, shown, validate
-from .specio import coerce_field
 
 #: The keys a config file may hold: every spec field, plus ``base``.
 CONFIG_KEYS: Final = ("base", *FIELD_NAMES)
@@ -120,12 +122,12 @@ def _unchecked_replace(spec: ResNetSpec, values: Mapping[str, Any]) -> ResNetSpe
 
 
 def _resolve_base(raw: object, problems: list[Problem], line: int | None) -> ResNetSpec | None:
-    from .specio import parse_spec
-
+    """The preset ``base`` names, with its inline overrides; None, with the problem added, for
+    anything else (another config file included: a base that names a file is never read)."""
     if not isinstance(raw, str) or not raw.strip():
         problems.append(Problem(f"base={shown(raw)} must be a preset name such as \"resnet50\" (run 'resnet-inspect presets')", line))
         return None
-    if is_config_path(raw):
+    if is_config_path(raw.strip()):
         problems.append(Problem(
             f"base={shown(raw)} names a file; base must be a preset (optionally with overrides, e.g. \"resnet34:shortcut=A\"), "
             "not another config file",
@@ -133,7 +135,7 @@ def _resolve_base(raw: object, problems: list[Problem], line: int | None) -> Res
         ))
         return None
     try:
-        return parse_spec(raw)
+        return preset_spec(raw)
     except SpecError as exc:
         problems.extend(Problem(f"base: {m}", line) for m in exc.problems)
         return None
