@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .counts import Analysis, BlockCount, StageCount, Tally
-from .plan import PROJECTION_KINDS, SHORTCUT_KINDS, Shape, ShortcutKind
+from .plan import SHORTCUT_KINDS, Shape, ShortcutKind, count_projections
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ def _kind_deltas(kinds_a: dict[ShortcutKind, int], kinds_b: dict[ShortcutKind, i
     )
 
 
-def projections(kinds: dict[ShortcutKind, int]) -> int:
-    return sum(n for k, n in kinds.items() if k in PROJECTION_KINDS)
+#: ``plan.count_projections`` under the name ``budget`` imports it by.
+projections: Final = count_projections
 
 
 _EMPTY: Final = Tally()
@@ -168,7 +168,7 @@ def compare(a: Analysis, b: Analysis, label_a: str | None = None, label_b: str |
         Delta(len(a.blocks), len(b.blocks)),
         Delta(a.plan.depth, b.plan.depth),
         _kind_deltas(kinds_a, kinds_b),
-        Delta(projections(kinds_a), projections(kinds_b)),
+        Delta(count_projections(kinds_a), count_projections(kinds_b)),
     )
     n = max(len(a.stages), len(b.stages))
     stages = tuple(

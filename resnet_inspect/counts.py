@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from .plan import Block, Extra, Layer, Plan, ShortcutKind, make_plan
+from .plan import Block, BlockKey, Extra, Layer, Plan, ShortcutKind, make_plan
 from .receptive import ReceptiveFields, receptive_fields
 from .spec import ResNetSpec
 
@@ -239,7 +239,7 @@ class Analysis:
     def batch_norm_params(self) -> int:
         """Parameters in BatchNorm layers. Some papers (pre-activation ResNet-1001's 10.2M) count
         only conv and FC weights; ``total.params - batch_norm_params`` is that figure."""
-        memo: dict[tuple[int, int], int] = {}
+        memo: dict[BlockKey, int] = {}
         n = _bn_params(self.plan.stem) + _bn_params(self.plan.head)
         for b in self.plan.blocks:
             if b.key not in memo:
@@ -261,11 +261,8 @@ def _bn_params(layers: Iterable[Layer]) -> int:
 
 
 def _same_block(a: BlockCount, b: BlockCount) -> bool:
-    x, y = a.block, b.block
-    return (x.stage, x.kind, x.in_shape, x.out_shape, x.stride, x.shortcut, x.extras) == (
-        y.stage, y.kind, y.in_shape, y.out_shape, y.stride, y.shortcut, y.extras) and (
-        a.main == b.main and a.shortcut == b.shortcut
-    )
+    """Alike (``Block.signature``) and counted alike: one run."""
+    return a.block.signature == b.block.signature and a.main == b.main and a.shortcut == b.shortcut
 
 
 def _times(t: Tally, n: int) -> Tally:
@@ -283,7 +280,7 @@ def count_plan(plan: Plan, macs: Callable[[Sequence[Layer]], int] | None = None)
         t = count_layers(layers)
         return t if macs is None else replace(t, macs=macs(layers))
 
-    memo: dict[tuple[int, int], tuple[Tally, Tally]] = {}
+    memo: dict[BlockKey, tuple[Tally, Tally]] = {}
     counted: list[BlockCount] = []
     for blk in plan.blocks:
         key = blk.key

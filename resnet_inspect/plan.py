@@ -10,13 +10,16 @@ Layer names are module paths in torchvision's style (``layer2.0.conv1``, ``layer
 so a report row can be matched to a ``state_dict`` key by eye. Activations and additions, which
 have no module of their own in torchvision, get names of their own (``relu1``, ``add``).
 
-This module is the home of the shortcut vocabulary (``SHORTCUT_KINDS``, ``PROJECTION_KINDS``) and
-of the one predicate that decides a spec block's shortcut (``shortcut_kind``).
+This module is the home of the shortcut vocabulary (``SHORTCUT_KINDS``, ``PROJECTION_KINDS``,
+``FREE_KINDS``, ``is_projection``, ``count_projections``), of the one predicate that decides a spec
+block's shortcut (``shortcut_kind``) and of a block's identity (``Block.key`` for work done once per
+distinct unit, ``Block.signature`` for collapsing runs of alike units). Report labels for the kinds
+live in ``report.style``, keyed by ``SHORTCUT_KINDS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -34,8 +37,25 @@ SHORTCUT_KINDS: Final[tuple[ShortcutKind, ...]] = (
 #: Shortcut kinds that carry weights (a conv, with the ResNet-D pool or without): "projections"
 #: in every report, and what ``check --max-projections`` counts.
 PROJECTION_KINDS: Final[frozenset[str]] = frozenset({"projection", "avgpool_projection"})
+#: Shortcut kinds that add the input with no weights (option A's): the identity and zero-padding.
+FREE_KINDS: Final[frozenset[str]] = frozenset({"identity", "zero_pad"})
 #: Plan sources: laid out from a spec, traced from a module, recovered from a checkpoint.
 SOURCES: Final = ("spec", "module", "checkpoint")
+
+
+#: ``Block.key``: equal for blocks that share their layer templates (memo keys of per-unit work).
+BlockKey = tuple[int, int]
+
+
+def is_projection(kind: str) -> bool:
+    """A shortcut with weights (``PROJECTION_KINDS``): a 1x1 conv, with the ResNet-D pool or without."""
+    return kind in PROJECTION_KINDS
+
+
+def count_projections(kinds: Mapping[ShortcutKind, int]) -> int:
+    """Shortcuts with weights among ``kinds`` (blocks per shortcut kind, as ``Analysis.shortcut_kinds``
+    gives them): the number ``check --max-projections`` limits and every report calls projections."""
+    return sum(n for k, n in kinds.items() if is_projection(k))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +146,18 @@ class Block:
         return _renamed(self.shortcut_template, self.name + ".") if self.relative_names else self.shortcut_template
 
     @property
-    def key(self) -> tuple[int, int]:
+    def key(self) -> BlockKey:
         """Equal for blocks whose layers are the same objects: within one plan, blocks alike but
-        for their names share their templates, so counting can work each one out once."""
+        for their names share their templates, so counting can work each one out once. The one
+        memo key of per-unit work (counts, traffic, receptive fields, shortcut alternatives)."""
         return (id(self.main_template), id(self.shortcut_template))
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        """What consecutive blocks must share to be shown as one run (``layer3.1 … layer3.35``):
+        stage, kind, shapes, stride, shortcut and extras, names and index aside. ``Analysis.runs``
+        also requires equal counts; ``key`` is the stricter identity (the very same layers)."""
+        return (self.stage, self.kind, self.in_shape, self.out_shape, self.stride, self.shortcut, self.extras)
 
     def shortcut_module(self, modules: Container[str]) -> str | None:
         """The path, among ``modules``, of the module that computes this block's whole shortcut
@@ -203,7 +231,7 @@ class Plan:
         output (stem, main paths, head), not shortcuts and not the extras inside units."""
         weighted = ("conv", "linear")
         n = sum(1 for ly in (*self.stem, *self.head) if ly.op in weighted)
-        memo: dict[tuple[int, int], int] = {}
+        memo: dict[BlockKey, int] = {}
         for b in self.blocks:
             if b.key not in memo:
                 extra = {name for e in b.extras if e.off_path for name in e.layers}
@@ -433,7 +461,7 @@ def _layout_block(spec: ResNetSpec, stage: int, shape: Shape, stride: int) -> Bl
         main.relu(_LAST_RELU[spec.block])
     # He et al. (2016) share the first BN-ReLU between both paths when the shortcut projects; an
     # identity or zero-pad shortcut takes the raw input.
-    source = 1 if spec.preact and kind in PROJECTION_KINDS else -1
+    source = 1 if spec.preact and is_projection(kind) else -1
     return Block("", stage + 1, 0, spec.block, spec.preact, shape, out_shape, stride, kind,
                  tuple(main.layers), short, source)
 

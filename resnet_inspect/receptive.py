@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .plan import Block, Layer, Plan
+from .plan import Block, BlockKey, Layer, Plan
 
 _GLOBAL = frozenset({"adaptive_avg_pool2d", "mean"})
 
@@ -161,7 +161,7 @@ def _unit_shift(block: Block) -> _UnitShift:
     return _UnitShift(main, (joined[0], joined[1]))
 
 
-def block_field(f: Field, block: Block, memo: dict[tuple[int, int], _UnitShift] | None = None) -> tuple[Field, BlockField]:
+def block_field(f: Field, block: Block, memo: dict[BlockKey, _UnitShift] | None = None) -> tuple[Field, BlockField]:
     """The unit's output field from its input field ``f``: the union of both paths' windows."""
     memo = {} if memo is None else memo
     shift = memo.get(block.key)
@@ -186,7 +186,7 @@ def receptive_fields(plan: Plan) -> ReceptiveFields:
     fields: list[BlockField] = []
     _, h, w = plan.input_shape
     covers: str | None = None
-    memo: dict[tuple[int, int], _UnitShift] = {}
+    memo: dict[BlockKey, _UnitShift] = {}
     for block in plan.blocks:
         f, bf = block_field(f, block, memo)
         fields.append(bf)

@@ -28,7 +28,7 @@ from .counts import Analysis, analyze, count_layers
 from .errors import SpecError
 from .memory import saved_activations, training_memory
 from .paper import PaperResult, paper_result
-from .plan import PROJECTION_KINDS, Block, Layer, ShortcutKind, shortcut_path
+from .plan import Block, BlockKey, Layer, ShortcutKind, count_projections, shortcut_path
 from .spec import ResNetSpec
 
 #: The options of the network view, in report order (plain first, then the paper's A/B/C, then D).
@@ -112,7 +112,7 @@ class OptionCost:
     @property
     def projections(self) -> int:
         """Shortcuts with weights (1x1 projections, with or without the ResNet-D pool)."""
-        return sum(n for k, n in self.kinds.items() if k in PROJECTION_KINDS)
+        return count_projections(self.kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +226,7 @@ def _alternatives(blk: Block) -> BlockShortcuts:
 def block_shortcuts(a: Analysis) -> tuple[BlockShortcuts, ...]:
     """Every block's alternatives. Blocks alike but for their names (``Block.key``: the same layer
     templates) are worked out once, so 10,000-block networks stay fast."""
-    memo: dict[tuple[int, int], BlockShortcuts] = {}
+    memo: dict[BlockKey, BlockShortcuts] = {}
     out: list[BlockShortcuts] = []
     for bc in a.blocks:
         blk = bc.block

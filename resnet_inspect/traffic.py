@@ -41,7 +41,7 @@ from typing import Final, Literal
 
 from .counts import Analysis, layer_op_count, layer_params
 from .memory import DTYPE_BYTES
-from .plan import Block, Layer
+from .plan import Block, BlockKey, Layer
 
 Bound = Literal["memory", "compute", "none"]
 Part = Literal["stem", "main", "shortcut", "head"]
@@ -249,7 +249,7 @@ def network_traffic(a: Analysis, dtype: str = "fp32", batch: int = 1) -> Network
         raise ValueError(f"batch {batch} must be at least 1")
     nbytes = DTYPE_BYTES[dtype]
     plan = a.plan
-    memo: dict[tuple[int, int], tuple[Traffic, Traffic, tuple[Traffic, ...], tuple[Traffic, ...]]] = {}
+    memo: dict[BlockKey, tuple[Traffic, Traffic, tuple[Traffic, ...], tuple[Traffic, ...]]] = {}
     blocks: list[BlockTraffic] = []
     for blk in plan.blocks:
         key = blk.key

@@ -20,6 +20,7 @@ from typing import Final, Literal
 
 from ..counts import Analysis, analyze
 from ..errors import MissingDependency, ResnetInspectError, SpecError, UsageError
+from ..plan import FREE_KINDS, is_projection
 from ..spec import ResNetSpec
 
 Level = Literal["network", "block", "compare"]
@@ -72,8 +73,8 @@ def compare_specs(spec: ResNetSpec, name: str) -> tuple[ResNetSpec, ResNetSpec]:
     Only the shortcut option differs, so the main path of the block is the same on both sides.
     """
     own = analyze(spec).block(name).block.shortcut
-    free = spec if own in ("identity", "zero_pad") else _with_shortcut(spec, "A")
-    projecting = spec if own in ("projection", "avgpool_projection") else _with_shortcut(spec, "C")
+    free = spec if own in FREE_KINDS else _with_shortcut(spec, "A")
+    projecting = spec if is_projection(own) else _with_shortcut(spec, "C")
     return free, projecting
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..counts import Analysis, BlockCount, StageCount, Tally, count_layer
-from ..plan import PROJECTION_KINDS, Block, Layer
+from ..plan import Block, Layer, is_projection
 from ..report.style import SHORTCUT_COLORS, SHORTCUT_LABELS
 from ..report.summary import shape_text
 from ..units import human, percent
@@ -71,7 +71,7 @@ EDGE_STYLE: Final[dict[str, str]] = {
 }
 
 #: A sample of each edge style in the legend (box-drawing glyphs, present in the common fonts).
-_LEGEND_SAMPLE: Final[dict[str, str]] = {
+LEGEND_SAMPLE: Final[dict[str, str]] = {
     "identity": "────",
     "zero_pad": "╌╌╌╌",
     "projection": "━━━━",
@@ -80,7 +80,7 @@ _LEGEND_SAMPLE: Final[dict[str, str]] = {
     "other": "╍╍╍╍",
 }
 
-_LEGEND_TEXT: Final[dict[str, str]] = {
+LEGEND_TEXT: Final[dict[str, str]] = {
     "identity": "x added unchanged (no parameters)",
     "zero_pad": "x subsampled, extra channels zero (no parameters)",
     "projection": "1x1 conv + BN on x (parameters, MACs)",
@@ -285,7 +285,7 @@ def shortcut_edge_label(bc: BlockCount) -> str:
     label = SHORTCUT_LABELS[blk.shortcut]
     if blk.shortcut == "zero_pad" and blk.shortcut_layers:
         return f"{label}\n{zero_pad_text(blk.shortcut_layers[0])}"
-    if blk.shortcut in PROJECTION_KINDS:
+    if is_projection(blk.shortcut):
         tap = "\n(reads x after BN-ReLU)" if blk.shortcut_source >= 0 else ""
         kernel = blk.projection_kernel()
         size = f" {kernel}" if kernel not in (None, "1x1") else ""
@@ -301,11 +301,11 @@ def _legend(w: _Writer, kinds: Sequence[str], loops: bool = False) -> None:
     rows = []
     for kind in kinds:
         color = SHORTCUT_COLORS[kind]
-        sample = _LEGEND_SAMPLE[kind] or "(none)"
+        sample = LEGEND_SAMPLE[kind] or "(none)"
         rows.append(
             f'<tr><td align="left"><font color="{color}"><b>{esc(sample)}</b></font></td>'
             f'<td align="left"><font color="{color}"><b>{esc(SHORTCUT_LABELS[kind])}</b></font></td>'
-            f'<td align="left">{_small(_LEGEND_TEXT[kind], MUTED, 11)}</td></tr>'
+            f'<td align="left">{_small(LEGEND_TEXT[kind], MUTED, 11)}</td></tr>'
         )
     if loops:
         rows.append(

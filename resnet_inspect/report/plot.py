@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Final
 
-from ..plan import PROJECTION_KINDS
+from ..plan import is_projection
 from ..shortcuts import ShortcutStudy
 from ..units import human
 from .shortcuts import MAIN_COLOR, Metric
@@ -59,7 +59,7 @@ def render_plot(s: ShortcutStudy, metric: Metric = "macs", fmt: str = "svg") -> 
     blocks = s.blocks
     n = len(blocks)
     x = list(range(n))
-    has = [b.block.shortcut in PROJECTION_KINDS for b in blocks]
+    has = [is_projection(b.block.shortcut) for b in blocks]
     colors = [SHORTCUT_COLORS[b.block.shortcut] for b in blocks]
     names = [b.block.name for b in blocks]
     panels = PANEL_ORDER[metric]
@@ -100,7 +100,7 @@ def render_plot(s: ShortcutStudy, metric: Metric = "macs", fmt: str = "svg") -> 
         given = f", shortcut {s.spec.shortcut}" if s.spec is not None else ""
         fig.suptitle(f"{s.name}{given}: each block's main path and shortcut, in MACs and in params",
                      fontsize=11, x=0.01, ha="left")
-        kinds_present = sorted({b.block.shortcut for b in blocks if b.block.shortcut in PROJECTION_KINDS})
+        kinds_present = sorted({b.block.shortcut for b in blocks if is_projection(b.block.shortcut)})
         handles = [Patch(facecolor=MAIN_COLOR, label="main path")]
         handles += [Patch(facecolor=SHORTCUT_COLORS[k], label=f"{SHORTCUT_LABELS[k]} (P: this spec has it)") for k in kinds_present]
         if any(b.block.shortcut == "zero_pad" for b in blocks):

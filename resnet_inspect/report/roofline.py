@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..counts import Analysis
-from ..plan import PROJECTION_KINDS, Layer
+from ..plan import BlockKey, Layer, is_projection
 from ..traffic import (
     BlockTraffic,
     Device,
@@ -57,10 +57,10 @@ def _ms(seconds: float) -> float:
 
 def _estimates(r: RooflineReport) -> list[tuple[Estimate, Estimate]]:
     """Each unit's estimate and its shortcut's, in unit order, worked out once per distinct unit."""
-    memo: dict[tuple[int, int], tuple[Estimate, Estimate]] = {}
+    memo: dict[BlockKey, tuple[Estimate, Estimate]] = {}
     out: list[tuple[Estimate, Estimate]] = []
-    for b in r.traffic.blocks:
-        key = (id(b.main_layers), id(b.shortcut_layers))
+    for blk, b in zip(r.analysis.plan.blocks, r.traffic.blocks):
+        key = blk.key
         if key not in memo:
             short = estimate(b.shortcut_layers, r.device)
             memo[key] = (estimate(b.main_layers, r.device) + short, short)
@@ -296,7 +296,7 @@ def _layer_note(r: RooflineReport) -> str:
     counts: Counter[str] = Counter()
     memory: Counter[str] = Counter()
     spent = whole = 0.0
-    seen: dict[tuple[int, int], tuple[Counter[str], Counter[str], float, float]] = {}
+    seen: dict[BlockKey, tuple[Counter[str], Counter[str], float, float]] = {}
     a = r.analysis
     parts = [(a.plan.stem, r.traffic.stem.layers), (a.plan.head, r.traffic.head.layers)]
     for ly_list, ts in parts:
@@ -384,4 +384,4 @@ def docs(r: RooflineReport, collapse: bool | None = None, screen: Screen | None 
 def memory_bound_projections(r: RooflineReport) -> list[str]:
     """Names of the units whose projection shortcut is memory-bound on the report's device."""
     return [b.name for b, (_, se) in zip(r.traffic.blocks, _estimates(r))
-            if b.shortcut_kind in PROJECTION_KINDS and se.bound == "memory"]
+            if is_projection(b.shortcut_kind) and se.bound == "memory"]

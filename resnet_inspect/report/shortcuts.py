@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Final, Literal
 
 from ..paper import SOURCE, PaperResult
-from ..plan import PROJECTION_KINDS, Block
+from ..plan import Block, is_projection
 from ..shortcuts import OPTIONS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
 from ..units import human, human_bytes, percent, signed_human
 from .layout import Screen
@@ -199,8 +199,8 @@ def verdict(s: ShortcutStudy) -> str:
         c_cost = f"C's {extra} extra projections would add {in_unit_of(dp, base.params)} params ({_signed_pct(dp, base.params)} over B)"
     else:
         total = s.analysis.total.params
-        dp = sum(b.projection.params - b.actual.params for b in blocks if b.block.shortcut not in PROJECTION_KINDS)
-        c_cost = (f"1x1 projections on its {sum(1 for b in blocks if b.block.shortcut not in PROJECTION_KINDS)} other "
+        dp = sum(b.projection.params - b.actual.params for b in blocks if not is_projection(b.block.shortcut))
+        c_cost = (f"1x1 projections on its {sum(1 for b in blocks if not is_projection(b.block.shortcut))} other "
                   f"blocks would add {in_unit_of(dp, total)} params ({_signed_pct(dp, total)})")
     if heavy:
         where = (f"{len(heavy)} of {len(blocks)} blocks ({_stage_list(heavy)}) would grow by half or more, "
@@ -508,7 +508,7 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
             cell(percent(b.projection.macs, b.main.macs), round(b.ratio("macs"), 6)),
         ]
         if terminal:
-            has = kind in PROJECTION_KINDS
+            has = is_projection(kind)
             color = SHORTCUT_COLORS[kind] if has else SHORTCUT_COLORS["projection"]
             cells.append(Cell("", None, _bar(b.main.get(metric), b.projection.get(metric), scale, color, has)))
         rows.append(Row(tuple(cells), rule_before=blk.stage != prev_stage, kind="block" if len(group) == 1 else "run"))

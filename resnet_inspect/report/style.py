@@ -1,5 +1,8 @@
 """Colours and labels shared by the terminal table and the Graphviz diagrams, so a projection
-shortcut looks the same in both."""
+shortcut looks the same in both.
+
+The display vocabulary only: the shortcut kinds themselves are ``plan.SHORTCUT_KINDS``, and every
+table here keyed by kind has exactly those keys (``tests/test_vocabulary.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ SHORTCUT_COLORS: Final[dict[str, str]] = {
     "other": "#b8860b",
 }
 
+#: What reports call each shortcut kind.
 SHORTCUT_LABELS: Final[dict[str, str]] = {
     "identity": "identity",
     "zero_pad": "zero-pad",

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 from ..counts import Analysis, BlockCount, BlockRun, StageCount, Tally, extra_tally
-from ..plan import Block, Shape
+from ..plan import Block, BlockKey, Shape
 from ..receptive import BlockField, ReceptiveFields
 from ..traffic import BlockTraffic, NetworkTraffic, network_traffic
 from ..units import human, percent
@@ -358,7 +358,7 @@ def source_notes(a: Analysis) -> list[str]:
 def unusual_block_notes(a: Analysis) -> list[str]:
     """One line per block whose shortcut is ``other`` or whose unit holds extras, naming what they do."""
     lines: list[str] = []
-    seen: set[tuple[int, int]] = set()
+    seen: set[BlockKey] = set()
     for bc in a.blocks:
         blk = bc.block
         if blk.key in seen:
