@@ -52,7 +52,7 @@ logging.disable(logging.WARNING); warnings.filterwarnings("ignore")
 import torch
 from fvcore.nn import FlopCountAnalysis
 from resnet_inspect import parse_spec
-from resnet_inspect.builder import build_for_counting
+from resnet_inspect.nn.builder import build_for_counting
 spec = parse_spec(sys.argv[1])
 model = build_for_counting(spec).eval()
 x = torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size)
@@ -72,7 +72,7 @@ TORCHINFO = """
 import sys, torch
 from torchinfo import summary
 from resnet_inspect import parse_spec
-from resnet_inspect.builder import build_for_counting
+from resnet_inspect.nn.builder import build_for_counting
 spec = parse_spec(sys.argv[1])
 model = build_for_counting(spec).eval()
 s = summary(model, input_size=(1, spec.in_channels, spec.input_size, spec.input_size), verbose=0, depth=3)

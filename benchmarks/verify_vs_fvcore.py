@@ -32,7 +32,7 @@ def main() -> int:
     from fvcore.nn import FlopCountAnalysis
 
     from resnet_inspect import parse_spec
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
     from resnet_inspect.verification import verify_spec
 
     logging.getLogger("fvcore").setLevel(logging.ERROR)

@@ -146,7 +146,7 @@ def build(spec: ResNetSpec | str, seed: int | None = None) -> Any:
     """The ``torch.nn.Module`` for ``spec``, with torchvision's parameter names for standard
     configurations and torchvision's initialisation; ``seed`` makes the weights reproducible.
 
-    Imports torch (only here). The module lives in ``resnet_inspect.builder`` so that this function
+    Imports torch (only here). The module lives in ``resnet_inspect.nn.builder`` so that this function
     is not shadowed by a submodule of the same name.
     """
     from .errors import UsageError
@@ -155,7 +155,7 @@ def build(spec: ResNetSpec | str, seed: int | None = None) -> Any:
     if seed is not None and not 0 <= seed < 2**64:
         raise UsageError(f"build(): seed={seed if abs(seed) < 10**20 else 'a huge int'} is out of range; give 0 to 2**64 - 1")
     resolved = _as_spec(spec, "build")  # before importing torch, so a wrong argument is told at once
-    from .builder import build_model
+    from .nn.builder import build_model
 
     return build_model(resolved, seed=seed)
 

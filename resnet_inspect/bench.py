@@ -309,7 +309,7 @@ def run_bench(
     module, and the whole network under each shortcut option in ``options``. The device's peak
     behind the roofline estimates is ``peak`` (``--device-peak``), or found first (``device_peak``)."""
     torch = _torch()
-    from .builder import build_model
+    from .nn.builder import build_model
 
     _check_run(batch, min_run_time)
     dev = resolve_device(device)

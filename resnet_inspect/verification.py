@@ -271,7 +271,7 @@ def verify_spec(spec: ResNetSpec, analysis: Analysis | None = None, *, model: nn
     analysis = analysis or analyze(spec)
     require_verify_memory(analysis, max_memory)
     if model is None:
-        from .builder import build_for_counting
+        from .nn.builder import build_for_counting
 
         # Counting needs shapes, not values: the same module without random init or memory per tensor.
         model = build_for_counting(spec)

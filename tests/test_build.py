@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import resnet_inspect
-from resnet_inspect.builder import ZeroPadShortcut, build_for_counting, build_model
 from resnet_inspect.cli import app
 from resnet_inspect.counts import analyze
+from resnet_inspect.nn.builder import ZeroPadShortcut, build_for_counting, build_model
 from resnet_inspect.presets import PRESETS
 from resnet_inspect.specio import parse_spec
 

@@ -198,7 +198,7 @@ def _need(convention: str) -> Callable[..., int]:
 @functools.cache
 def measured(text: str, convention: str) -> int:
     """What the tool prints for ``text``'s module, run on a fresh module (tools leave hooks behind)."""
-    from resnet_inspect.builder import build_for_counting
+    from resnet_inspect.nn.builder import build_for_counting
 
     spec = parse_spec(text)
     model = build_for_counting(spec).eval()
@@ -222,7 +222,7 @@ def test_the_issue_literals_from_the_tools_on_build_model() -> None:
     the issue's numbers, and so the weights' values play no part."""
     for convention in CONVENTIONS:
         _need(convention)
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     from .peer_tools import RUNNERS
 

@@ -38,7 +38,7 @@ def run(*args: str) -> tuple[int, str, str]:
 @functools.cache
 def built(name: str) -> tuple[dict[str, tuple[int, ...]], int]:
     """State-dict shapes and the parameter count of the preset's built module."""
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     with torch.device("meta"):
         model = build_model(get_preset(name))
@@ -116,7 +116,7 @@ def test_round_trip_safetensors(name: str, tmp_path: Path) -> None:
 def test_safetensors_written_by_the_package(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     model = build_model(get_preset("cifar_resnet20"), seed=0)
     path = tmp_path / "c20.safetensors"
@@ -291,7 +291,7 @@ def test_not_a_resnet_exits_2(tmp_path: Path) -> None:
 def test_module_callable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "my_models_for_inspect.py").write_text(textwrap.dedent("""
         import torch
-        from resnet_inspect.builder import build_model
+        from resnet_inspect.nn.builder import build_model
         from resnet_inspect.presets import get_preset
 
         def make_net():

@@ -68,7 +68,7 @@ def run(*args: str) -> tuple[int, str, str]:
 def built(text: str) -> tuple[ResNetSpec, State, int]:
     """The spec, its built module's state_dict (shapes and dtypes) and ``sum(p.numel())`` of its
     parameters; built on the meta device, so even resnet152 costs no memory."""
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     spec = parse_spec(text)
     with torch.device("meta"):
@@ -178,7 +178,7 @@ def test_library_order_is_what_the_package_writes(tmp_path: Path) -> None:
     ``safetensors.torch.save_file`` really writes: int64 statistics first, then by name."""
     from safetensors.torch import save_file
 
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     model = build_model(parse_spec("cifar_resnet20"), seed=0)
     path = tmp_path / "c20.safetensors"

@@ -91,7 +91,7 @@ def _assert_matches(name: str, spec_units: predict.SavedPlan, m: MeasuredMemory,
 def test_prediction_equals_measurement(text: str, dtypes: tuple[str, ...]) -> None:
     """Total within 1% (and in fact equal), and every unit, the stem and the head equal, at batch 1
     and 8, in each dtype; the same model is cast from one dtype to the next."""
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     spec = parse_spec(text)
     a = analyze(spec)
@@ -217,7 +217,7 @@ def test_refuses_before_allocating_when_memory_is_short(monkeypatch: pytest.Monk
     def no_build(*_args: object, **_kw: object) -> None:
         raise AssertionError("built a module it should have refused")
 
-    monkeypatch.setattr("resnet_inspect.builder.build_model", no_build)
+    monkeypatch.setattr("resnet_inspect.nn.builder.build_model", no_build)
     with pytest.raises(UsageError) as err:
         measure_spec(parse_spec("resnet152"), 256, "fp32")
     text = str(err.value)
@@ -274,7 +274,7 @@ def test_memory_command_never_imports_torch() -> None:
 
 def test_spec_override_keeps_prediction_exact_at_other_sizes() -> None:
     """The prediction scales with the input size as the module does (odd sizes round like convs)."""
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     base = parse_spec("resnet18")
     model = build_model(base, seed=0)

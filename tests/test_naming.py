@@ -46,7 +46,7 @@ def test_build_with_timm_names_matches_timm(spec: str, fixture: str, tmp_path: P
 
 @pytest.mark.parametrize("name", sorted(n for n, p in PRESETS.items() if p.spec.preact))
 def test_names_round_trip(name: str) -> None:
-    from resnet_inspect.builder import build_for_counting
+    from resnet_inspect.nn.builder import build_for_counting
 
     spec = PRESETS[name].spec
     for variant in (spec, spec.__class__(**{**spec.to_dict(), "layers": tuple(spec.layers), "widths": tuple(spec.widths),

@@ -313,7 +313,7 @@ def test_verify_of_a_spec_fails_when_a_block_loses_its_addition(monkeypatch: pyt
     """A forward hook on each unit would see its output size whether or not it adds anything; the
     trace counts the additions the ops make, so this mutation must fail verification."""
     pytest.importorskip("fvcore")
-    from resnet_inspect import builder
+    from resnet_inspect.nn import builder
     from resnet_inspect.specio import parse_spec
     from resnet_inspect.verification import verify_spec
 

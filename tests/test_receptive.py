@@ -26,8 +26,8 @@ pytest.importorskip("torch")
 import torch
 from torch import nn
 
-from resnet_inspect.builder import build_model
 from resnet_inspect.counts import analyze
+from resnet_inspect.nn.builder import build_model
 from resnet_inspect.nn.usercode import resolve
 from resnet_inspect.plan import Plan
 from resnet_inspect.receptive import Field, Window, block_field, receptive_fields, through

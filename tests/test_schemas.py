@@ -458,7 +458,7 @@ def test_checkpoint_inspect_validates(suffix: str, tmp_path: Path) -> None:
 def test_checkpoint_with_extra_tensors_validates(tmp_path: Path) -> None:
     import torch
 
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
     from resnet_inspect.presets import get_preset
 
     state = build_model(get_preset("cifar_resnet20"), seed=0).state_dict()

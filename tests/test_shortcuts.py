@@ -254,14 +254,14 @@ def test_in_unit_of() -> None:
     assert in_unit_of(0, 10**9) == "0"
 
 
-BUILDER = importlib.util.find_spec("resnet_inspect.builder") is not None and importlib.util.find_spec("torch") is not None
+BUILDER = importlib.util.find_spec("resnet_inspect.nn.builder") is not None and importlib.util.find_spec("torch") is not None
 
 
 @pytest.mark.torch
-@pytest.mark.skipif(not BUILDER, reason="resnet_inspect.builder or torch not available")
+@pytest.mark.skipif(not BUILDER, reason="resnet_inspect.nn.builder or torch not available")
 def test_built_module_projection_params() -> None:
     """The real module's shortcut weights (``downsample`` submodules) equal the hand counts."""
-    from resnet_inspect.builder import build_model
+    from resnet_inspect.nn.builder import build_model
 
     for text, expected, count in (
         ("resnet34", R34_B_PROJ_PARAMS, 3),

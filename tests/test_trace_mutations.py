@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from resnet_inspect import counts
-from resnet_inspect.builder import ResNet, conv1x1
 from resnet_inspect.counts import analyze, count_plan
 from resnet_inspect.match import find_match
+from resnet_inspect.nn.builder import ResNet, conv1x1
 from resnet_inspect.nn.trace import record
 from resnet_inspect.presets import PRESETS
 from resnet_inspect.spec import ResNetSpec

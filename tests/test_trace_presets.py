@@ -19,9 +19,9 @@ pytest.importorskip("torch")
 import torch
 from torch import nn
 
-from resnet_inspect.builder import ResNet
 from resnet_inspect.counts import Analysis, analyze, count_plan
 from resnet_inspect.match import find_match
+from resnet_inspect.nn.builder import ResNet
 from resnet_inspect.nn.trace import record
 from resnet_inspect.plan import Layer
 from resnet_inspect.presets import PRESETS

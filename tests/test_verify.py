@@ -20,10 +20,10 @@ from fvcore.nn import FlopCountAnalysis
 
 import resnet_inspect
 from resnet_inspect import verification
-from resnet_inspect.builder import build_model
 from resnet_inspect.cli import app
 from resnet_inspect.counts import FVCORE_OPS, analyze
 from resnet_inspect.errors import CheckFailed
+from resnet_inspect.nn.builder import build_model
 from resnet_inspect.presets import PRESETS
 from resnet_inspect.specio import parse_spec
 from resnet_inspect.verification import verify_or_raise, verify_spec

@@ -99,7 +99,7 @@ def build(
     with progress(f"build {resolved.name}") as shown:
         shown.load("torch")
         shown.update(f"building {resolved.name} ({resolved.num_blocks} blocks)…")
-        from ..builder import build_model
+        from ..nn.builder import build_model
 
         model = build_model(resolved, seed=seed)
         state = model.state_dict()

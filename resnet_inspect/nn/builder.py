@@ -16,8 +16,9 @@ Module names (and so ``state_dict`` keys):
   ``downsample.0`` conv (``downsample.1`` after a ResNet-D pool) and the head's ``bn_final``;
 * option A's zero-padding shortcut is a parameter-free ``downsample`` (``ZeroPadShortcut``).
 
-torch is imported at the top of this module; only ``resnet_inspect.build`` and the torch commands
-import the module, lazily, so ``summary`` never loads torch.
+torch is imported at the top of this module, as everywhere in ``resnet_inspect.nn``; only the torch
+side imports it (``resnet_inspect.build``, ``nn.verify``, ``nn.bench``, ``nn.memory`` and the ``build``
+command), lazily, so ``summary`` never loads torch.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .spec import ResNetSpec
+from ..spec import ResNetSpec
 
 #: Output channels of a block relative to its planes, per block kind (torchvision's ``expansion``).
 _EXPANSION: Final = {"basic": 1, "bottleneck": 4, "single": 1}

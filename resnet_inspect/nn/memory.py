@@ -314,8 +314,8 @@ def measure_spec(spec: ResNetSpec, batch: int, dtype: str = "fp32", device: str 
                  optimizer: str = "momentum") -> MeasuredMemory:
     """``measure_saved`` of the module ``builder.build_model`` makes for ``spec``, after checking
     that the predicted activations (``memory.training_memory``) and the weights fit."""
-    from ..builder import build_model
     from ..counts import analyze
+    from .builder import build_model
 
     _check_batch(batch)
     _dtype(dtype)
