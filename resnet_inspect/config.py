@@ -13,7 +13,7 @@ two shapes:
 Loading never stops at the first mistake: a file with three mistakes raises one ``SpecError`` whose
 ``problems`` lists all three, each as ``FILE[:LINE[:COL]]: message`` so a user (or an editor's
 problem matcher) can jump to it. Values pass through ``fields.coerce_field`` and the result through
-``spec.validate``, so a file accepts and rejects exactly what a SPEC string does. Reading the
+``spec.validate_values``, so a file accepts and rejects exactly what a SPEC string does. Reading the
 file (size, encoding, syntax, limits, key lines) is ``document``'s; ``base`` is resolved by
 ``fields.preset_spec``, so this module never goes back through ``specio``, which calls it.
 """
@@ -21,16 +21,15 @@ file (size, encoding, syntax, limits, key lines) is ``document``'s; ``base`` is 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
 from .document import FORMATS, ConfigFormat, Problem, format_of, is_config_path, raise_problems, read_document, unknown_key
 from .errors import SpecError
 from .fields import coerce_field, preset_spec
-from .spec import FIELD_NAMES, ResNetSpec, shown, validate
+from .spec import FIELD_NAMES, ResNetSpec, shown, validate_values
 
 #: The keys a config file may hold: every spec field, plus ``base``.
 CONFIG_KEYS: Final = ("base", *FIELD_NAMES)
@@ -42,19 +41,38 @@ REQUIRED_WITHOUT_BASE: Final = tuple(n for n in FIELD_NAMES if n != "name")
 # Document -> spec
 
 
-_FIELD_IN_MESSAGE = re.compile(r"^(\w+)")
-_WORDS = re.compile(r"[A-Za-z_]\w*")
-
-
 def spec_from_document(doc: Mapping[Any, Any], source: str, lines: Mapping[str, int] | None = None,
                        default_name: str = "custom") -> ResNetSpec:
     """Resolve a parsed document (see the module docstring for its two shapes) into a spec,
     raising one ``SpecError`` with every problem found."""
     lines = dict(lines or {})
     problems: list[Problem] = []
+    values, base_spec = _read_keys(doc, lines, problems)
+
+    bad_type = {k for k in doc if isinstance(k, str) and k in FIELD_NAMES and k not in values}
+    missing = _missing_keys(doc, problems)
+    values.setdefault("name", default_name)
+
+    # Validate what we have, filling gaps from the base (or the defaults) and skipping problems
+    # about fields that are missing or already reported, so one mistake is reported once.
+    start = base_spec if base_spec is not None else ResNetSpec()
+    skip = set(missing) | bad_type
+    if "base" in doc and base_spec is None:
+        skip |= set(FIELD_NAMES) - set(values)
+    candidate = {name: values.get(name, getattr(start, name)) for name in FIELD_NAMES}
+    problems.extend(Problem(p.message, lines.get(p.field)) for p in validate_values(candidate) if not skip.intersection(p.fields))
+
+    if problems:
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise_problems(source, problems)
+    return replace(start, **values)
+
+
+def _read_keys(doc: Mapping[Any, Any], lines: Mapping[str, int], problems: list[Problem]) -> tuple[dict[str, Any], ResNetSpec | None]:
+    """Each field's value, coerced, and the spec ``base`` names; a key that is not a field, a
+    value of the wrong type and a bad base each add a problem on their line."""
     values: dict[str, Any] = {}
     base_spec: ResNetSpec | None = None
-
     for key, raw in doc.items():
         line = lines.get(key) if isinstance(key, str) else None
         if key == "base":
@@ -74,51 +92,22 @@ def spec_from_document(doc: Mapping[Any, Any], source: str, lines: Mapping[str, 
             values[key] = coerce_field(key, raw)
         except SpecError as exc:
             problems.extend(Problem(m, line) for m in exc.problems)
+    return values, base_spec
 
-    bad_type = {k for k in doc if isinstance(k, str) and k in FIELD_NAMES and k not in values}
-    missing: list[str] = []
+
+def _missing_keys(doc: Mapping[Any, Any], problems: list[Problem]) -> list[str]:
+    """The fields a complete file (one without ``base``) leaves out, reported unless the file has a
+    misplaced table, the one thing to fix first."""
+    if "base" in doc:
+        return []
+    missing = [k for k in REQUIRED_WITHOUT_BASE if k not in doc]
     tables = any(isinstance(v, Mapping) and k not in FIELD_NAMES for k, v in doc.items())
-    if "base" not in doc:
-        missing = [k for k in REQUIRED_WITHOUT_BASE if k not in doc]
-        if missing and not tables:  # a misplaced table is the one thing to fix first
-            problems.append(Problem(
-                f"missing keys {', '.join(missing)}: a file without 'base' must give every field; "
-                "add them, or start from a preset with base = \"resnet50\" (or another preset)"
-            ))
-    values.setdefault("name", default_name)
-
-    # Validate what we have, filling gaps from the base (or the defaults) and skipping problems
-    # about fields that are missing or already reported, so one mistake is reported once.
-    start = base_spec if base_spec is not None else _unvalidated_default()
-    skip = set(missing) | bad_type
-    if "base" in doc and base_spec is None:
-        skip |= set(FIELD_NAMES) - set(values)
-    candidate = _unchecked_replace(start, values)
-    for message in validate(candidate):
-        mentioned = set(_WORDS.findall(message))
-        if mentioned & skip:
-            continue
-        m = _FIELD_IN_MESSAGE.match(message)
-        field = m.group(1) if m else ""
-        problems.append(Problem(message, lines.get(field)))
-
-    if problems:
-        problems.sort(key=lambda p: (p.line is None, p.line or 0))
-        raise_problems(source, problems)
-    return replace(start, **values)
-
-
-def _unvalidated_default() -> ResNetSpec:
-    return ResNetSpec()
-
-
-def _unchecked_replace(spec: ResNetSpec, values: Mapping[str, Any]) -> ResNetSpec:
-    """A spec with ``values`` set *without* running validation, so ``validate`` can list every
-    problem instead of ``__post_init__`` raising at the first construction."""
-    obj = object.__new__(ResNetSpec)
-    for f in fields(ResNetSpec):
-        object.__setattr__(obj, f.name, values.get(f.name, getattr(spec, f.name)))
-    return obj
+    if missing and not tables:
+        problems.append(Problem(
+            f"missing keys {', '.join(missing)}: a file without 'base' must give every field; "
+            "add them, or start from a preset with base = \"resnet50\" (or another preset)"
+        ))
+    return missing
 
 
 def _resolve_base(raw: object, problems: list[Problem], line: int | None) -> ResNetSpec | None:

@@ -10,6 +10,7 @@ so renaming one is a breaking change (see ../shared/design.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
@@ -86,7 +87,7 @@ class ResNetSpec:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
-        problems = validate(self)
+        problems = [p.message for p in validate(self)]
         if problems:
             raise SpecError("; ".join(problems), problems=problems)
 
@@ -162,113 +163,184 @@ FIELD_HELP: Final[dict[str, str]] = {
 FIELD_NAMES: Final = tuple(f.name for f in fields(ResNetSpec))
 
 
-def _positive(problems: list[str], name: str, value: object, upper: int) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.append(f"{name}={shown(value)} is not an integer ({FIELD_HELP.get(name, name)})")
-        return False
-    if value < 1:
-        problems.append(f"{name}={shown(value)} must be at least 1")
-        return False
-    if value > upper:
-        problems.append(f"{name}={shown(value)} is above the limit of {upper:,}")
-        return False
-    return True
+@dataclass(frozen=True)
+class FieldProblem:
+    """One problem ``validate`` finds: a sentence naming the field, the value and what is allowed.
+
+    ``field`` is the field it is reported on (a config file points at that field's line), the
+    first named in ``message``; ``others`` are the other fields the message names, for a problem
+    about several (``layers`` and ``widths`` of different lengths), so a caller that has already
+    reported one of them can leave this one out.
+    """
+
+    field: str
+    message: str
+    others: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field the problem names, ``field`` first."""
+        return (self.field, *self.others)
+
+    def __str__(self) -> str:
+        return self.message
 
 
-def _choice(problems: list[str], name: str, value: object, allowed: tuple[str, ...]) -> bool:
-    if value not in allowed:
-        problems.append(f"{name}={shown(value)} is not allowed; use one of {', '.join(allowed)}")
-        return False
-    return True
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {"block": BLOCK_KINDS, "stem": STEMS, "stride_in": STRIDE_IN, "shortcut": SHORTCUTS}
+_UPPER: Final[dict[str, int]] = {
+    "stem_width": MAX_CHANNELS, "groups": MAX_CHANNELS, "width_per_group": MAX_CHANNELS,
+    "input_size": MAX_INPUT_SIZE, "in_channels": MAX_CHANNELS, "num_classes": MAX_CLASSES,
+}
+_STAGE_UPPER: Final[dict[str, int]] = {"layers": MAX_TOTAL_BLOCKS, "widths": MAX_CHANNELS}
 
 
-def validate(spec: ResNetSpec) -> list[str]:
-    """Every problem with ``spec``, each a sentence naming the field, the value and what is allowed.
+def validate(spec: ResNetSpec) -> list[FieldProblem]:
+    """Every problem with ``spec`` (see ``validate_values``)."""
+    return validate_values({f.name: getattr(spec, f.name) for f in fields(spec)})
+
+
+def validate_values(values: Mapping[str, object]) -> list[FieldProblem]:
+    """Every problem with a spec whose fields would hold ``values`` (a value for every field), each
+    a sentence naming the field, the value and what is allowed, without building the spec.
 
     All problems are collected rather than the first raised, so a config file with three mistakes
-    is fixed in one round trip.
+    is fixed in one round trip. Each field is checked alone first; a check across fields runs only
+    on fields that passed theirs, so one mistake is not reported twice.
     """
-    p: list[str] = []
-    ok_block = _choice(p, "block", spec.block, BLOCK_KINDS)
-    ok_stem = _choice(p, "stem", spec.stem, STEMS)
-    _choice(p, "stride_in", spec.stride_in, STRIDE_IN)
-    ok_short = _choice(p, "shortcut", spec.shortcut, SHORTCUTS)
-    if not isinstance(spec.preact, bool):
-        p.append(f"preact={shown(spec.preact)} is not allowed; use true or false")
-    if not isinstance(spec.name, str) or not spec.name:
-        p.append(f"name={shown(spec.name)} must be a non-empty string")
-    ok_stem_w = _positive(p, "stem_width", spec.stem_width, MAX_CHANNELS)
-    ok_groups = _positive(p, "groups", spec.groups, MAX_CHANNELS)
-    ok_wpg = _positive(p, "width_per_group", spec.width_per_group, MAX_CHANNELS)
-    _positive(p, "input_size", spec.input_size, MAX_INPUT_SIZE)
-    _positive(p, "in_channels", spec.in_channels, MAX_CHANNELS)
-    _positive(p, "num_classes", spec.num_classes, MAX_CLASSES)
-
-    ok_layers = _int_tuple(p, "layers", spec.layers, MAX_TOTAL_BLOCKS)
-    ok_widths = _int_tuple(p, "widths", spec.widths, MAX_CHANNELS)
-    if ok_layers and ok_widths and len(spec.layers) != len(spec.widths):
-        p.append(
-            f"layers has {len(spec.layers)} stages but widths has {len(spec.widths)}; "
-            "give one width per stage"
-        )
-        ok_widths = False
-    if ok_layers and sum(spec.layers) > MAX_TOTAL_BLOCKS:
-        p.append(f"layers has {sum(spec.layers):,} blocks in all, above the limit of {MAX_TOTAL_BLOCKS:,}")
-        ok_layers = False
-    if ok_stem and ok_stem_w and spec.stem == "deep" and spec.stem_width < 2:
-        p.append(f"stem_width={spec.stem_width} is too small for the deep stem (its first convs use stem_width/2)")
-
-    if ok_block and ok_groups and ok_wpg and spec.block != "bottleneck" and (spec.groups != 1 or spec.width_per_group != 64):
-        p.append(
-            f"groups={spec.groups}, width_per_group={spec.width_per_group}: grouped convs "
-            f"need block=bottleneck; {spec.block} blocks take groups=1, width_per_group=64"
-        )
-    if not (ok_block and ok_widths and ok_layers and ok_stem_w):
-        return p
-    expansion = EXPANSION[spec.block]
-    for i, w in enumerate(spec.widths):
-        if w * expansion > MAX_CHANNELS:
-            p.append(f"widths[{i}]={w} gives {w * expansion:,} channels, above the limit of {MAX_CHANNELS:,}")
-    if spec.block == "bottleneck" and ok_groups and ok_wpg:
-        for i, w in enumerate(spec.widths):
-            inner = int(w * (spec.width_per_group / 64.0))
-            if inner < 1:
-                p.append(
-                    f"widths[{i}]={w} with width_per_group={spec.width_per_group} leaves "
-                    "under one channel per group; raise width_per_group or the width"
-                )
-            elif inner * spec.groups > MAX_CHANNELS:
-                p.append(f"widths[{i}]={w} gives a {inner * spec.groups:,}-channel 3x3 conv, above the limit")
-    if ok_short and spec.shortcut == "A":
-        in_c = spec.stem_width
-        for i, w in enumerate(spec.widths):
-            out_c = w * expansion
-            if out_c < in_c:
-                p.append(
-                    f"shortcut=A zero-pads channels, but stage {i + 1} narrows {in_c}->{out_c}; "
-                    "use shortcut=B or C, or widen the stage"
-                )
-                break
-            in_c = out_c
+    p: list[FieldProblem] = []
+    ok = _check_each(p, values)
+    _check_stages(p, values, ok)
+    _check_stem_and_groups(p, values, ok)
+    if {"block", "widths", "layers", "stem_width"} <= ok:
+        _check_channels(p, values, ok)
     return p
 
 
-def _int_tuple(p: list[str], name: str, value: object, upper: int) -> bool:
+def _check_each(p: list[FieldProblem], v: Mapping[str, object]) -> set[str]:
+    """Each field's own check; the fields that passed."""
+    ok: set[str] = set()
+    for name, allowed in _CHOICES.items():
+        if _choice(p, name, v[name], allowed):
+            ok.add(name)
+    if not isinstance(v["preact"], bool):
+        p.append(FieldProblem("preact", f"preact={shown(v['preact'])} is not allowed; use true or false"))
+    if not isinstance(v["name"], str) or not v["name"]:
+        p.append(FieldProblem("name", f"name={shown(v['name'])} must be a non-empty string"))
+    for name, upper in _UPPER.items():
+        if _positive(p, name, v[name], upper):
+            ok.add(name)
+    for name, upper in _STAGE_UPPER.items():
+        if _int_tuple(p, name, v[name], upper):
+            ok.add(name)
+    return ok
+
+
+def _check_stages(p: list[FieldProblem], v: Mapping[str, object], ok: set[str]) -> None:
+    """One width per stage, and not too many blocks in all; a failure takes the field out of ``ok``."""
+    layers, widths = _ints(v["layers"]), _ints(v["widths"])
+    if {"layers", "widths"} <= ok and len(layers) != len(widths):
+        p.append(FieldProblem(
+            "layers", f"layers has {len(layers)} stages but widths has {len(widths)}; give one width per stage", ("widths",)
+        ))
+        ok.discard("widths")
+    if "layers" in ok and sum(layers) > MAX_TOTAL_BLOCKS:
+        p.append(FieldProblem("layers", f"layers has {sum(layers):,} blocks in all, above the limit of {MAX_TOTAL_BLOCKS:,}"))
+        ok.discard("layers")
+
+
+def _check_stem_and_groups(p: list[FieldProblem], v: Mapping[str, object], ok: set[str]) -> None:
+    """The deep stem's width, and grouped convs only in bottlenecks."""
+    stem_width, groups, per_group = v["stem_width"], v["groups"], v["width_per_group"]
+    if {"stem", "stem_width"} <= ok and v["stem"] == "deep" and _int(stem_width) < 2:
+        p.append(FieldProblem(
+            "stem_width", f"stem_width={stem_width} is too small for the deep stem (its first convs use stem_width/2)", ("stem",)
+        ))
+    if {"block", "groups", "width_per_group"} <= ok and v["block"] != "bottleneck" and (groups != 1 or per_group != 64):
+        p.append(FieldProblem(
+            "groups",
+            f"groups={groups}, width_per_group={per_group}: grouped convs "
+            f"need block=bottleneck; {v['block']} blocks take groups=1, width_per_group=64",
+            ("width_per_group", "block"),
+        ))
+
+
+def _check_channels(p: list[FieldProblem], v: Mapping[str, object], ok: set[str]) -> None:
+    """Channel counts that only a whole network has: each stage's output and a bottleneck's
+    inner width within the limits, and option A never narrowing (zero-padding cannot)."""
+    widths, expansion = _ints(v["widths"]), EXPANSION[str(v["block"])]
+    for i, w in enumerate(widths):
+        if w * expansion > MAX_CHANNELS:
+            p.append(FieldProblem("widths", f"widths[{i}]={w} gives {w * expansion:,} channels, above the limit of {MAX_CHANNELS:,}"))
+    if v["block"] == "bottleneck" and {"groups", "width_per_group"} <= ok:
+        groups, per_group = _int(v["groups"]), _int(v["width_per_group"])
+        for i, w in enumerate(widths):
+            inner = int(w * (per_group / 64.0))
+            if inner < 1:
+                p.append(FieldProblem("widths", (
+                    f"widths[{i}]={w} with width_per_group={per_group} leaves "
+                    "under one channel per group; raise width_per_group or the width"
+                ), ("width_per_group",)))
+            elif inner * groups > MAX_CHANNELS:
+                p.append(FieldProblem("widths", f"widths[{i}]={w} gives a {inner * groups:,}-channel 3x3 conv, above the limit"))
+    if "shortcut" in ok and v["shortcut"] == "A":
+        in_c = _int(v["stem_width"])
+        for i, w in enumerate(widths):
+            out_c = w * expansion
+            if out_c < in_c:
+                p.append(FieldProblem("shortcut", (
+                    f"shortcut=A zero-pads channels, but stage {i + 1} narrows {in_c}->{out_c}; "
+                    "use shortcut=B or C, or widen the stage"
+                )))
+                break
+            in_c = out_c
+
+
+def _int(value: object) -> int:
+    """A value its own check has passed as an integer."""
+    return value if isinstance(value, int) else 0
+
+
+def _ints(value: object) -> tuple[int, ...]:
+    """A value its own check has passed as a tuple of integers (``()`` otherwise, never read)."""
+    return value if isinstance(value, tuple) else ()
+
+
+def _positive(p: list[FieldProblem], name: str, value: object, upper: int) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int):
+        p.append(FieldProblem(name, f"{name}={shown(value)} is not an integer ({FIELD_HELP.get(name, name)})"))
+        return False
+    if value < 1:
+        p.append(FieldProblem(name, f"{name}={shown(value)} must be at least 1"))
+        return False
+    if value > upper:
+        p.append(FieldProblem(name, f"{name}={shown(value)} is above the limit of {upper:,}"))
+        return False
+    return True
+
+
+def _choice(p: list[FieldProblem], name: str, value: object, allowed: tuple[str, ...]) -> bool:
+    if value not in allowed:
+        p.append(FieldProblem(name, f"{name}={shown(value)} is not allowed; use one of {', '.join(allowed)}"))
+        return False
+    return True
+
+
+def _int_tuple(p: list[FieldProblem], name: str, value: object, upper: int) -> bool:
     if not isinstance(value, tuple) or not value:
-        p.append(f"{name}={shown(value)} must be a non-empty list of positive integers ({FIELD_HELP[name]})")
+        p.append(FieldProblem(name, f"{name}={shown(value)} must be a non-empty list of positive integers ({FIELD_HELP[name]})"))
         return False
     if len(value) > MAX_STAGES:
-        p.append(f"{name} has {len(value)} stages; at most {MAX_STAGES} are allowed")
+        p.append(FieldProblem(name, f"{name} has {len(value)} stages; at most {MAX_STAGES} are allowed"))
         return False
     good = True
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, int):
-            p.append(f"{name}[{i}]={shown(v)} is not an integer ({FIELD_HELP[name]})")
+            p.append(FieldProblem(name, f"{name}[{i}]={shown(v)} is not an integer ({FIELD_HELP[name]})"))
             good = False
         elif v < 1:
-            p.append(f"{name}[{i}]={shown(v)} must be at least 1")
+            p.append(FieldProblem(name, f"{name}[{i}]={shown(v)} must be at least 1"))
             good = False
         elif v > upper:
-            p.append(f"{name}[{i}]={shown(v)} is above the limit of {upper:,}")
+            p.append(FieldProblem(name, f"{name}[{i}]={shown(v)} is above the limit of {upper:,}"))
             good = False
     return good
