@@ -33,7 +33,7 @@ def main() -> int:
 
     from resnet_inspect import parse_spec
     from resnet_inspect.nn.builder import build_model
-    from resnet_inspect.verification import verify_spec
+    from resnet_inspect.nn.verify import verify_spec
 
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     spec = parse_spec(args.spec)

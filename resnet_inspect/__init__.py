@@ -164,7 +164,7 @@ def verify(spec: ResNetSpec | str) -> Any:
     """Build ``spec``, count the module (parameters, fvcore per op, per block) and compare with the
     analytic counts. Returns a report whose ``.ok`` is True when every number agrees."""
     resolved = _as_spec(spec, "verify")
-    from .verification import verify_spec
+    from .nn.verify import verify_spec
 
     return verify_spec(resolved)
 

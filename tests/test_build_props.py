@@ -20,8 +20,8 @@ pytest.importorskip("fvcore")
 import torch
 
 from resnet_inspect.errors import SpecError
+from resnet_inspect.nn.verify import verify_spec
 from resnet_inspect.spec import ResNetSpec
-from resnet_inspect.verification import verify_spec
 
 pytestmark = pytest.mark.torch
 

@@ -314,8 +314,8 @@ def test_verify_of_a_spec_fails_when_a_block_loses_its_addition(monkeypatch: pyt
     trace counts the additions the ops make, so this mutation must fail verification."""
     pytest.importorskip("fvcore")
     from resnet_inspect.nn import builder
+    from resnet_inspect.nn.verify import verify_spec
     from resnet_inspect.specio import parse_spec
-    from resnet_inspect.verification import verify_spec
 
     spec = parse_spec("cifar_resnet20:layers=1-1-1")
     assert verify_spec(spec).ok

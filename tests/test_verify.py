@@ -19,14 +19,14 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 import resnet_inspect
-from resnet_inspect import verification
 from resnet_inspect.cli import app
 from resnet_inspect.counts import FVCORE_OPS, analyze
 from resnet_inspect.errors import CheckFailed
+from resnet_inspect.nn import verify as verification
 from resnet_inspect.nn.builder import build_model
+from resnet_inspect.nn.verify import verify_or_raise, verify_spec
 from resnet_inspect.presets import PRESETS
 from resnet_inspect.specio import parse_spec
-from resnet_inspect.verification import verify_or_raise, verify_spec
 
 from .reference import TORCHVISION
 
@@ -73,7 +73,7 @@ def test_thousand_layer_presets_verify(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["resnet50", "resnext50_32x4d", "resnet50d", "cifar_resnet20", "preact_resnet164", "wrn16_8"])
 def test_fvcore_by_operator_equals_macs_by_op(name: str) -> None:
-    """fvcore run here directly (not through verification.py) agrees op by op with the engine."""
+    """fvcore run here directly (not through nn/verify.py) agrees op by op with the engine."""
     spec = PRESETS[name].spec
     model = build_model(spec, seed=0).eval()
     logging.getLogger("fvcore").setLevel(logging.ERROR)

@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 from resnet_inspect.cli import app
 from resnet_inspect.nn import builder
 from resnet_inspect.nn.builder import ZeroPadShortcut, build_for_counting, build_model
+from resnet_inspect.nn.verify import VerifyReport, verify_spec
 from resnet_inspect.spec import ResNetSpec
 from resnet_inspect.specio import parse_spec
-from resnet_inspect.verification import VerifyReport, verify_spec
 
 pytestmark = pytest.mark.torch
 

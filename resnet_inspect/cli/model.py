@@ -32,8 +32,8 @@ from .common import (
 from .progress import progress
 
 if TYPE_CHECKING:
+    from ..nn.verify import Check, VerifyReport
     from ..report.tables import TableDoc
-    from ..verification import Check, VerifyReport
 
 #: Weight file formats by extension: torch's pickle-free-to-load state_dict, or safetensors.
 class KeyLayout(str, enum.Enum):
@@ -202,13 +202,13 @@ Flags = tuple[Optional[str], Optional[str], Optional[int], Optional[int], Option
 
 def _verify_spec(spec: str, flags: Flags, limit: tuple[int, str]) -> VerifyReport:
     """``verify SPEC`` of a preset or config: the memory check before torch is even imported."""
-    from ..verification import require_verify_memory
+    from ..nn.verify import require_verify_memory
 
     resolved = load_spec(spec, *flags, command="verify")
     require_verify_memory(resolved, limit)
     with progress(f"verify {resolved.name}") as shown:
         shown.load("torch", "fvcore.nn")
-        from ..verification import verify_spec
+        from ..nn.verify import verify_spec
 
         shown.update(f"building {resolved.name} and checking its {resolved.num_blocks} blocks against fvcore…")
         return verify_spec(resolved, max_memory=limit)
@@ -223,7 +223,7 @@ def _verify_module(spec: str, flags: Flags, limit: tuple[int, str]) -> VerifyRep
             "try a smaller --input-size or raise --max-memory")
     with progress(f"verify {analysis.name}") as shown:
         shown.load("torch", "fvcore.nn")
-        from ..verification import verify_traced
+        from ..nn.verify import verify_traced
 
         shown.update(f"building {analysis.name} and checking its {len(analysis.blocks)} units against fvcore…")
         return verify_traced(spec, analysis)

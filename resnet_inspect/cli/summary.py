@@ -93,7 +93,7 @@ def _verify_first(text: str, analysis: Any, input_size: int | None, in_channels:
     with progress(f"verify {analysis.name}") as shown:
         shown.load("torch", "fvcore.nn")
         try:
-            verify_mod = importlib.import_module("resnet_inspect.verification")
+            verify_mod = importlib.import_module("resnet_inspect.nn.verify")
         except ModuleNotFoundError as exc:
             from ..errors import MissingDependency
 

@@ -1,10 +1,10 @@
 """Analytic counts vs the built module vs fvcore: the check behind ``resnet-inspect verify``.
 
-Three derivations of the same numbers meet here:
+Four derivations of the same numbers meet here:
 
 * the analytic engine (``counts.analyze``: spec -> plan -> counts, pure Python);
-* the torch module (``builder.build_model``, written from the spec after torchvision), whose
-  parameters are counted with ``sum(p.numel())`` per block and in total;
+* the torch module (``nn.builder``, written from the spec after torchvision; built for counting with
+  ``build_for_counting``), whose parameters are counted with ``sum(p.numel())`` per block and in total;
 * fvcore's ``FlopCountAnalysis`` of that module in eval mode, per operator and per block, for the
   ops whose conventions we share with fvcore (``counts.FVCORE_OPS``);
 * the tracer (``nn.trace``), run on the built module on the meta device: it finds the residual
@@ -40,14 +40,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .counts import FVCORE_OPS, Analysis, Tally, analyze
-from .errors import CheckFailed
-from .spec import ResNetSpec
+from ..counts import FVCORE_OPS, Analysis, Tally, analyze
+from ..errors import CheckFailed
+from ..spec import ResNetSpec
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .tracedata import OpRecord, Trace
+    from ..tracedata import OpRecord, Trace
 
 SCHEMA_VERSION: Final = 1
 
@@ -109,10 +109,6 @@ class VerifyReport:
     name: str = ""
     #: Failures that are no count: the module's forward pass raised (one line naming where).
     problems: tuple[str, ...] = ()
-
-    @property
-    def rows(self) -> tuple[Check, ...]:
-        return self.checks
 
     @property
     def output_ok(self) -> bool:
@@ -271,7 +267,7 @@ def verify_spec(spec: ResNetSpec, analysis: Analysis | None = None, *, model: nn
     analysis = analysis or analyze(spec)
     require_verify_memory(analysis, max_memory)
     if model is None:
-        from .nn.builder import build_for_counting
+        from .builder import build_for_counting
 
         # Counting needs shapes, not values: the same module without random init or memory per tensor.
         model = build_for_counting(spec)
@@ -289,7 +285,7 @@ def require_verify_memory(network: ResNetSpec | Analysis, max_memory: tuple[int,
     """Refuse (``ResourceLimit``, one line with the estimate and the limit) a spec whose fvcore
     forward would not fit ``max_memory`` (default: half the available memory); pure arithmetic, so
     the CLI calls it before importing torch. The hint names an input size that fits."""
-    from .resources import fitting_input_size, memory_limit, require, short_name, verify_estimate
+    from ..resources import fitting_input_size, memory_limit, require, short_name, verify_estimate
 
     analysis = analyze(network) if isinstance(network, ResNetSpec) else network
     limit = max_memory or memory_limit(None)
@@ -320,7 +316,7 @@ def _measure(model: nn.Module, shape: tuple[int, int, int], name: str, blocks: S
     in one line naming the module where it failed."""
     import torch
 
-    from .nn.trace import TraceError, record
+    from .trace import TraceError, record
 
     try:
         trace = record(model, shape, name)  # real weights are read as meta views; the module is unchanged
@@ -374,8 +370,8 @@ def _spec_checks(analysis: Analysis, model: nn.Module, m: _Measured) -> list[Che
 def _traced_units(trace: Trace) -> dict[str, Tally]:
     """The built module's units as the tracer finds them (by their additions), counted: block
     name -> tally, and ``total``. A network without additions (a plain net) has none."""
-    from .counts import count_plan
-    from .structure import NotResidual, plan_from_trace
+    from ..counts import count_plan
+    from ..structure import NotResidual, plan_from_trace
 
     try:
         traced = count_plan(plan_from_trace(trace))
@@ -527,9 +523,9 @@ def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
     """
     import torch
 
-    from .nn.trace import tensors_in
-    from .nn.usercode import build_real
-    from .target import parse_target
+    from ..target import parse_target
+    from .trace import tensors_in
+    from .usercode import build_real
 
     model = build_real(parse_target(text), analysis.total.params).eval()
     modules = dict(model.named_modules())
