@@ -42,6 +42,7 @@ from typing import Final, Literal
 from .counts import Analysis, layer_op_count, layer_params
 from .memory import DTYPE_BYTES
 from .plan import Block, BlockKey, Layer
+from .units import SI_PREFIXES
 
 Bound = Literal["memory", "compute", "none"]
 Part = Literal["stem", "main", "shortcut", "head"]
@@ -415,7 +416,7 @@ def match_cuda_device(cuda_name: str) -> str | None:
 _FLOPS: Final = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)\s*([kKmMgGtTpP]?)\s*(?:FLOP/S|FLOPS|FLOP)?\s*$",
                            re.IGNORECASE)
 _RATE: Final = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)\s*([kKmMgGtT]?)B/S\s*$", re.IGNORECASE)
-_SCALE: Final = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_SCALE: Final = {"": 1, **SI_PREFIXES}
 
 
 def parse_flops(text: str) -> float:

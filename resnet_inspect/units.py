@@ -1,7 +1,11 @@
-"""Human-readable numbers: ``25.56 M`` out, ``26M`` / ``4.2G`` / ``1_000`` in.
+"""Human-readable numbers: ``25.56 M`` out, ``26M`` / ``4.2G`` / ``1_000`` in; percentages.
+
+The one home of number formatting: every report writes counts, differences, bytes and percentages
+through these functions (and table cells through ``report.tables``' ``num_cell`` family).
 
 Counts (parameters, MACs) take decimal (SI) prefixes, as in the papers and torchvision's metadata
-(4.09 GFLOPS means 4.09e9). Bytes take binary ones (KiB, MiB, GiB), as GPU memory is quoted: a
+(4.09 GFLOPS means 4.09e9): ``SI_PREFIXES`` is the one table of them, written and read (rates too,
+``traffic.parse_flops``). Bytes take binary ones (KiB, MiB, GiB), as GPU memory is quoted: a
 "24 GB" card holds 24 GiB.
 """
 
@@ -11,20 +15,32 @@ import re
 from fractions import Fraction
 from typing import Final
 
-_PREFIXES: Final = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
-_SUFFIX_VALUE: Final = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+#: Decimal (SI) prefixes and what they multiply by, smallest first.
+SI_PREFIXES: Final[dict[str, int]] = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
+_DESCENDING: Final = tuple(reversed(SI_PREFIXES.items()))
+_SUFFIX_VALUE: Final = {"": 1, **SI_PREFIXES}
 _NUMBER: Final = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kKmMgGtT]?)\s*$")
 #: Longest text read as a count; longer text is refused before any conversion (``int()`` of a
 #: string has its own limit of 4,300 digits).
 MAX_COUNT_CHARS: Final = 1000
 
 
+def si_scale(value: float, largest: str = "T") -> tuple[int, str]:
+    """The largest prefix, up to ``largest``, that ``value`` reaches, and its value:
+    ``(10**6, 'M')`` for 21.8e6, ``(1, '')`` below 1,000."""
+    magnitude = abs(value)
+    top = SI_PREFIXES[largest]
+    for prefix, scale in _DESCENDING:
+        if scale <= top and magnitude >= scale:
+            return scale, prefix
+    return 1, ""
+
+
 def human(value: float, digits: int = 2) -> str:
     """``25557032 -> '25.56 M'``, ``4089184256 -> '4.09 G'``, ``650 -> '650'``."""
-    magnitude = abs(value)
-    for scale, prefix in _PREFIXES:
-        if magnitude >= scale:
-            return f"{value / scale:.{digits}f} {prefix}"
+    scale, prefix = si_scale(value)
+    if prefix:
+        return f"{value / scale:.{digits}f} {prefix}"
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value)}"
     return f"{value:.{digits}f}"
@@ -37,10 +53,38 @@ def signed_human(value: float, digits: int = 2) -> str:
     return ("+" if value > 0 else "-") + human(abs(value), digits)
 
 
-def percent(part: float, whole: float, digits: int = 1) -> str:
+def in_unit_of(delta: int, total: int, signed: bool = True) -> str:
+    """``delta`` in the unit of ``total`` (K, M or G): +919,168 against 21.8 M reads ``+0.92 M``,
+    where ``signed_human`` would write ``+919.17 K``."""
+    if delta == 0:
+        return "0"
+    scale, prefix = si_scale(total, largest="G")
+    sign = ("+" if delta > 0 else "-") if signed else ""
+    text = f"{abs(delta) / scale:.2f} {prefix}" if prefix else f"{abs(delta)}"
+    return f"{sign}{text}"
+
+
+def percent(part: float, whole: float, digits: int = 1, signed: bool = False) -> str:
+    """``part`` as a percentage of ``whole``: ``12.5%`` (``+12.50%`` signed); ``-`` when ``whole`` is 0."""
     if whole == 0:
         return "-"
-    return f"{100.0 * part / whole:.{digits}f}%"
+    return _percent_text(100.0 * part / whole, digits, signed)
+
+
+def ratio_percent(ratio: float, digits: int = 1, signed: bool = False) -> str:
+    """A ratio as a percentage: ``0.125 -> '12.5%'``, ``-0.051 -> '-5.1%'`` (``signed``: ``+``
+    before a positive one)."""
+    return _percent_text(100.0 * ratio, digits, signed)
+
+
+def _percent_text(value: float, digits: int, signed: bool) -> str:
+    return f"{value:+.{digits}f}%" if signed else f"{value:.{digits}f}%"
+
+
+def percent_value(part: float, whole: float, digits: int = 4) -> float | None:
+    """``part`` as a percentage of ``whole``, a number for JSON (rounded to ``digits`` decimals);
+    None when ``whole`` is 0."""
+    return round(100.0 * part / whole, digits) if whole else None
 
 
 def parse_count(text: str) -> int:

@@ -10,9 +10,10 @@ import pytest
 
 from resnet_inspect.paper import RESULTS, paper_result
 from resnet_inspect.presets import PRESETS
-from resnet_inspect.report.shortcuts import comparisons, in_unit_of, notes, to_json, verdict
+from resnet_inspect.report.shortcuts import comparisons, notes, to_json, verdict
 from resnet_inspect.shortcuts import OPTIONS, ShortcutStudy, study
 from resnet_inspect.specio import parse_spec
+from resnet_inspect.units import in_unit_of
 
 from .reference import TORCHVISION
 

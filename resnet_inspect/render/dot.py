@@ -268,10 +268,6 @@ def _block_kind(block: Block) -> str:
     return ("pre-activation " if block.preact else "") + block.kind
 
 
-def _ratio(part: int, whole: int) -> str:
-    return percent(part, whole)
-
-
 def zero_pad_text(layer: Layer) -> str:
     """``subsample /2, +16 zero channels (16→32)`` for a zero-pad shortcut layer."""
     added = layer.out_shape[0] - layer.in_shape[0]
@@ -581,8 +577,8 @@ def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
         f"<b>{esc(names)}</b>",
         esc(ops),
         _small(f"out {shape_text(out)} · {_cost(part)}", "#333333", 11),
-        f'<font point-size="12" color="{color}"><b>shortcut = {esc(_ratio(bc.shortcut.params, main.params))} of main params, '
-        f"{esc(_ratio(bc.shortcut.macs, main.macs))} of main MACs</b></font>",
+        f'<font point-size="12" color="{color}"><b>shortcut = {esc(percent(bc.shortcut.params, main.params))} of main params, '
+        f"{esc(percent(bc.shortcut.macs, main.macs))} of main MACs</b></font>",
     )
     w.node(proj_id, label=label, fillcolor="#fdf0eb" if blk.shortcut == "projection" else "#f5eefa",
            color=color, penwidth=2.5)

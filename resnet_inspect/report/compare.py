@@ -12,11 +12,11 @@ from typing import Any, Final
 
 from ..budget import LIMITS, CheckResult
 from ..compare import BlockDiff, Comparison, Delta, Metrics
-from ..units import human, signed_human
+from ..units import percent, ratio_percent, signed_human
 from .layout import Screen
 from .style import CONVENTION, SHORTCUT_LABELS
 from .summary import convention_notes, shape_text, source_json, spec_json
-from .tables import Cell, Column, Row, TableDoc, cell, md_escape, to_markdown
+from .tables import Cell, Column, Row, TableDoc, cell, diff_cell, md_escape, num_cell, to_markdown
 
 SCHEMA_VERSION: Final = 1
 
@@ -28,7 +28,7 @@ def relative_text(d: Delta) -> str:
         return "new"
     if rel == 0:
         return "0.0%"
-    return f"{100.0 * rel:+.1f}%"
+    return ratio_percent(rel, signed=True)
 
 
 def _delta_json(d: Delta) -> dict[str, Any]:
@@ -88,14 +88,6 @@ def to_json(c: Comparison, convention: str | None = None) -> dict[str, Any]:
     }
 
 
-def _num(value: int) -> Cell:
-    return cell(human(value), value)
-
-
-def _diff(d: Delta) -> Cell:
-    return cell(signed_human(d.diff), d.diff)
-
-
 def _rel(d: Delta) -> Cell:
     return cell(relative_text(d), d.relative)
 
@@ -123,8 +115,8 @@ def totals_table(c: Comparison) -> TableDoc:
     rows: list[Row] = []
 
     def add(label: str, d: Delta, exact: bool = False, rule: bool = False) -> None:
-        a = cell(d.a, d.a) if exact else _num(d.a)
-        b = cell(d.b, d.b) if exact else _num(d.b)
+        a = cell(d.a, d.a) if exact else num_cell(d.a)
+        b = cell(d.b, d.b) if exact else num_cell(d.b)
         diff = cell(f"{d.diff:+d}" if d.diff else "0", d.diff) if exact else _diff_coloured(d)
         rows.append(Row((cell(label), a, b, diff, _rel(d)), rule_before=rule, kind="metric"))
 
@@ -173,9 +165,9 @@ def stages_table(c: Comparison) -> TableDoc:
         kinds = kinds_a if kinds_a == kinds_b else f"{kinds_a} → {kinds_b}"
         rows.append(Row((
             cell(f"layer{s.stage}", s.stage), cell(blocks),
-            _num(m.params.a), _num(m.params.b), _diff_coloured(m.params), _rel(m.params),
-            _num(m.macs.a), _num(m.macs.b), _diff_coloured(m.macs), _rel(m.macs),
-            _diff(m.activations), cell(kinds),
+            num_cell(m.params.a), num_cell(m.params.b), _diff_coloured(m.params), _rel(m.params),
+            num_cell(m.macs.a), num_cell(m.macs.b), _diff_coloured(m.macs), _rel(m.macs),
+            diff_cell(m.activations.diff), cell(kinds),
         ), kind="stage_diff"))
     return TableDoc("per stage", _STAGE_COLUMNS, tuple(rows), (c.alignment[:1].upper() + c.alignment[1:] + ".",))
 
@@ -203,7 +195,7 @@ def _block_row(run: list[BlockDiff]) -> Row:
         cell(label),
         cell(_arrow(SHORTCUT_LABELS[b.shortcut_a], SHORTCUT_LABELS[b.shortcut_b])),
         cell(_arrow(shape_text(b.out_shape_a), shape_text(b.out_shape_b)), short=shape_text(b.out_shape_b)),
-        _diff_coloured(m.params), _diff(m.shortcut_params), _diff_coloured(m.macs), _rel(m.macs), _diff(m.activations),
+        _diff_coloured(m.params), diff_cell(m.shortcut_params.diff), _diff_coloured(m.macs), _rel(m.macs), diff_cell(m.activations.diff),
     ), kind="block_diff" if len(run) == 1 else "run_diff")
 
 
@@ -299,11 +291,11 @@ def budget_docs(results: Sequence[CheckResult], convention: str | None = None) -
         for j, (key, limit) in enumerate(r.limits.items()):
             value = r.values[LIMITS[key]]
             over = value > limit
-            used = f"{100.0 * value / limit:.1f}%" if limit else ("-" if value == 0 else "∞")
+            used = percent(value, limit) if limit else ("-" if value == 0 else "∞")
             status = Cell("OVER" if over else "ok", "over" if over else "ok", "[bold red]OVER[/]" if over else "[green]ok[/]")
             rows.append(Row((
-                cell(r.label if j == 0 else "", r.label), cell(key), _num(value), _num(limit),
-                cell(signed_human(limit - value), limit - value), cell(used, round(value / limit, 6) if limit else None), status,
+                cell(r.label if j == 0 else "", r.label), cell(key), num_cell(value), num_cell(limit),
+                diff_cell(limit - value), cell(used, round(value / limit, 6) if limit else None), status,
             ), rule_before=i > 0 and j == 0, kind="limit"))
     exceeded = sum(len(r.violations) for r in results)
     verdict = "within budget" if not exceeded else f"{exceeded} limit{'s' if exceeded != 1 else ''} exceeded"

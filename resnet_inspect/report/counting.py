@@ -13,9 +13,9 @@ from typing import Any, Final
 
 from ..conventions import CATEGORIES, DIFFERS, TOOL_TEXT, ConventionCounts
 from ..counts import Analysis
-from ..units import human, percent, signed_human
+from ..units import human, percent
 from .summary import source_json, spec_json
-from .tables import Column, Row, TableDoc, cell
+from .tables import Column, Row, TableDoc, cell, diff_cell, exact_cell, num_cell
 
 SCHEMA_VERSION: Final = 1
 
@@ -65,9 +65,8 @@ def table(r: CountingReport) -> TableDoc:
             *(Column(k.replace("_", " "), k, "right", drop=rank[k]) for k in CATEGORIES if k in used)]
     rows = []
     for c in r.counts:
-        rows.append(Row((cell(c.name, c.name), cell(human(c.total), c.total), cell(f"{c.total:,}", c.total),
-                         cell(signed_human(c.total - ours), c.total - ours),
-                         *(cell(human(c.by_category.get(k, 0)), c.by_category.get(k, 0)) for k in CATEGORIES if k in used)),
+        rows.append(Row((cell(c.name, c.name), num_cell(c.total), exact_cell(c.total), diff_cell(c.total - ours),
+                         *(num_cell(c.by_category.get(k, 0)) for k in CATEGORIES if k in used)),
                         kind="convention"))
     notes = [f"ours: {ours:,} MACs ({human(ours)}: conv and FC multiply-adds, batch 1), as torchvision publishes them; "
              "every tool's number is reproduced exactly from the shapes, without torch."]

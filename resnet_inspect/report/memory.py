@@ -14,11 +14,11 @@ from typing import Any, Final
 
 from ..counts import Analysis
 from ..memory import OPTIMIZER_STATES, Memory, UnitSaved
-from ..units import human, human_bytes, percent
+from ..units import human, human_bytes, ratio_percent
 from .layout import Screen
 from .style import SHORTCUT_LABELS, shortcut_markup
 from .summary import run_label, should_collapse, source_json, spec_json
-from .tables import Cell, Column, Row, TableDoc, cell
+from .tables import Cell, Column, Row, TableDoc, bytes_cell, cell, exact_cell, share_cell
 
 SCHEMA_VERSION: Final = 1
 OPTIMIZER_TEXT: Final = {"sgd": "SGD (no state)", "momentum": "SGD with momentum (1 buffer per parameter)",
@@ -74,10 +74,6 @@ def to_json(r: MemoryReport) -> dict[str, Any]:
     return doc
 
 
-def _bytes(value: int) -> Cell:
-    return cell(human_bytes(value), value)
-
-
 def totals_table(r: MemoryReport) -> TableDoc:
     m = r.memory
     total = m.total_bytes
@@ -88,9 +84,9 @@ def totals_table(r: MemoryReport) -> TableDoc:
         ("gradients", m.grads_bytes, "one per parameter"),
         ("optimizer state", m.optimizer_bytes, f"{states} buffer{'s' if states > 1 else ''} per parameter" if states else "none (plain SGD)"),
     )
-    rows = [Row((cell(what), _bytes(n), cell(f"{n:,}", n), cell(percent(n, total), round(n / total, 6) if total else 0),
+    rows = [Row((cell(what), bytes_cell(n), exact_cell(n), share_cell(n, total),
                  cell(why)), kind="term") for what, n, why in parts]
-    rows.append(Row((cell("total"), _bytes(total), cell(f"{total:,}", total), cell("100.0%", 1.0), cell("")),
+    rows.append(Row((cell("total"), bytes_cell(total), exact_cell(total), cell("100.0%", 1.0), cell("")),
                     style="bold", rule_before=True, kind="total"))
     cols = (Column("", "what"), Column("size", "size", "right"), Column("bytes", "bytes", "right", drop=2),
             Column("share", "share", "right", drop=1), Column("what it is", "detail", wrap=True))
@@ -139,7 +135,7 @@ def blocks_table(r: MemoryReport, collapse: bool | None = None, screen: Screen |
             rows.append(_mem_row(u.name, u.saved.at(batch), u.shortcut.at(batch), whole, "block", blk.shortcut,
                                  rule=blk.stage != _stage_of(rows, a)))
     rows.append(_mem_row("head", m.saved.head.at(batch), None, whole, "head", rule=True))
-    rows.append(Row((cell("total"), cell(""), _bytes(whole), _bytes(sum(u.shortcut.at(batch) for u in m.saved.blocks)),
+    rows.append(Row((cell("total"), cell(""), bytes_cell(whole), bytes_cell(sum(u.shortcut.at(batch) for u in m.saved.blocks)),
                      cell("100.0%", 1.0)), style="bold", rule_before=True, kind="total"))
     cols = (Column("block", "name"), Column("shortcut", "shortcut"), Column("saved activations", "activations_bytes", "right"),
             Column("by the shortcut", "shortcut_activations_bytes", "right"), Column("% of saved", "share", "right", drop=1))
@@ -160,8 +156,8 @@ def _stage_of(rows: list[Row], a: Analysis) -> int:
 def _mem_row(label: str, saved: int, shortcut: int | None, whole: int, kind: str, sc_kind: str | None = None,
              rule: bool = False) -> Row:
     sc_cell = Cell(SHORTCUT_LABELS[sc_kind], sc_kind, shortcut_markup(sc_kind)) if sc_kind else cell("")
-    return Row((cell(label), sc_cell, _bytes(saved), _bytes(shortcut) if shortcut is not None else cell(""),
-                cell(percent(saved, whole), round(saved / whole, 6) if whole else 0)), rule_before=rule, kind=kind)
+    return Row((cell(label), sc_cell, bytes_cell(saved), bytes_cell(shortcut) if shortcut is not None else cell(""),
+                share_cell(saved, whole)), rule_before=rule, kind=kind)
 
 
 def measured_table(r: MemoryReport) -> TableDoc | None:
@@ -170,13 +166,13 @@ def measured_table(r: MemoryReport) -> TableDoc | None:
         return None
     m = r.memory
     err = (m.activations_bytes - ms.saved_bytes) / ms.saved_bytes if ms.saved_bytes else 0.0
-    rows = [Row((cell("saved activations"), _bytes(m.activations_bytes), _bytes(ms.saved_bytes),
-                 cell(f"{100 * err:+.3f}%", round(err, 6)), cell(f"{m.activations_bytes:,}"), cell(f"{ms.saved_bytes:,}")),
+    rows = [Row((cell("saved activations"), bytes_cell(m.activations_bytes), bytes_cell(ms.saved_bytes),
+                 cell(ratio_percent(err, 3, signed=True), round(err, 6)), cell(f"{m.activations_bytes:,}"), cell(f"{ms.saved_bytes:,}")),
                 kind="measured")]
     if ms.peak_cuda_bytes is not None:
         perr = (m.total_bytes - ms.peak_cuda_bytes) / ms.peak_cuda_bytes if ms.peak_cuda_bytes else 0.0
-        rows.append(Row((cell("CUDA peak (one step)"), _bytes(m.total_bytes), _bytes(ms.peak_cuda_bytes),
-                         cell(f"{100 * perr:+.3f}%", round(perr, 6)), cell(f"{m.total_bytes:,}"),
+        rows.append(Row((cell("CUDA peak (one step)"), bytes_cell(m.total_bytes), bytes_cell(ms.peak_cuda_bytes),
+                         cell(ratio_percent(perr, 3, signed=True), round(perr, 6)), cell(f"{m.total_bytes:,}"),
                          cell(f"{ms.peak_cuda_bytes:,}")), kind="measured"))
     cols = (Column("", "what"), Column("predicted", "predicted", "right"), Column("measured", "measured", "right"),
             Column("error", "error", "right"), Column("predicted bytes", "predicted_bytes", "right", drop=1),

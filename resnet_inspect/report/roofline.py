@@ -31,7 +31,7 @@ from ..units import human, human_bytes, percent
 from .layout import Screen
 from .style import SHORTCUT_LABELS, shortcut_markup
 from .summary import run_label, should_collapse, source_json, spec_json
-from .tables import Cell, Column, Row, TableDoc, cell
+from .tables import Cell, Column, Row, TableDoc, bytes_cell, cell, num_cell, share_cell
 
 SCHEMA_VERSION: Final = 1
 #: Names listed in a note before the rest are only counted.
@@ -157,16 +157,12 @@ def _bound(e: Estimate) -> Cell:
     return cell(e.bound if e.bound != "none" else "-", e.bound)
 
 
-def _share(part: float, whole: float) -> Cell:
-    return cell(percent(part, whole), round(part / whole, 6) if whole else 0.0)
-
-
 def _row(label: str, sc_kind: str | None, macs: int, t: Traffic, e: Estimate, whole: float, scale: float, kind: str,
          rule: bool = False) -> Row:
     sc_cell = Cell(SHORTCUT_LABELS[sc_kind], sc_kind, shortcut_markup(sc_kind)) if sc_kind else cell("")
-    return Row((cell(label), sc_cell, cell(human(macs), macs), cell(human_bytes(t.bytes), t.bytes),
+    return Row((cell(label), sc_cell, num_cell(macs), bytes_cell(t.bytes),
                 cell(intensity_text(t.arithmetic_intensity), t.arithmetic_intensity), _time(e.seconds, scale), _bound(e),
-                _share(e.seconds, whole)), rule_before=rule, kind=kind)
+                share_cell(e.seconds, whole, zero=0.0)), rule_before=rule, kind=kind)
 
 
 def device_text(r: RooflineReport) -> str:
@@ -207,8 +203,8 @@ def blocks_table(r: RooflineReport, collapse: bool | None = None, screen: Screen
             stage = b.stage
     rows.append(_row("head", None, a.head.macs * batch, net.head.traffic, head, w, scale, "head", rule=True))
     total = net.total
-    rows.append(Row((cell("total"), cell(""), cell(human(a.total.macs * batch), a.total.macs * batch),
-                     cell(human_bytes(total.bytes), total.bytes),
+    rows.append(Row((cell("total"), cell(""), num_cell(a.total.macs * batch),
+                     bytes_cell(total.bytes),
                      cell(intensity_text(total.arithmetic_intensity), total.arithmetic_intensity),
                      _time(whole.seconds, scale), _bound(whole), cell("100.0%", 1.0)),
                     style="bold", rule_before=True, kind="total"))
@@ -358,9 +354,9 @@ def layers_table(r: RooflineReport) -> TableDoc:
         rows.append(Row((
             cell(ly.name), Cell(path, row.part, shortcut_markup("projection", path) if path else None, "sc" if path else ""),
             cell(_op_key(ly), ly.op, short=_op_short(ly)),
-            cell(human(macs), macs), cell(human_bytes(t.bytes), t.bytes),
+            num_cell(macs), bytes_cell(t.bytes),
             cell(intensity_text(t.arithmetic_intensity), t.arithmetic_intensity), _time(e.seconds, scale), _bound(e),
-            _share(e.seconds, w),
+            share_cell(e.seconds, w, zero=0.0),
         ), rule_before=last is not None and group != last, kind=row.part))
         last = group
     cols = (Column("layer", "name"), Column("path", "path", compact=4), Column("op", "op", compact=3),

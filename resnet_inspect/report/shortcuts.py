@@ -13,11 +13,11 @@ from typing import Any, Final, Literal
 from ..paper import SOURCE, PaperResult
 from ..plan import Block, is_projection
 from ..shortcuts import OPTIONS, BlockShortcuts, Cost, OptionCost, ShortcutStudy
-from ..units import human, human_bytes, percent, signed_human
+from ..units import human, in_unit_of, percent, percent_value, ratio_percent, signed_human
 from .layout import Screen
 from .style import CONVENTION, SHORTCUT_COLORS, shortcut_markup
 from .summary import run_label, shape_text, shortcut_label, should_collapse, source_json, spec_json
-from .tables import Cell, Column, Row, TableDoc, cell
+from .tables import Cell, Column, Row, TableDoc, bytes_cell, cell, diff_cell, num_cell, share_cell
 
 SCHEMA_VERSION: Final = 1
 View = Literal["network", "blocks", "all"]
@@ -43,37 +43,6 @@ BAR_WIDTH: Final = 16
 MAIN_COLOR: Final = "#8a96a3"
 
 
-# ---------------------------------------------------------------- numbers in words
-
-def _unit(total: int) -> tuple[int, str]:
-    """The scale in which ``total`` reads naturally (G for 3.6e9 MACs, M for 21.8e6 params)."""
-    for scale, prefix in ((10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if abs(total) >= scale:
-            return scale, f" {prefix}"
-    return 1, ""
-
-
-def in_unit_of(delta: int, total: int, signed: bool = True) -> str:
-    """``delta`` in the unit of ``total``: +919,168 against 21.8 M reads ``+0.92 M``."""
-    if delta == 0:
-        return "0"
-    scale, suffix = _unit(total)
-    sign = ("+" if delta > 0 else "-" if delta < 0 else "+") if signed else ""
-    value = abs(delta) / scale
-    text = f"{value:.2f}" if scale > 1 else f"{abs(delta)}"
-    return f"{sign}{text}{suffix}"
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 4) if whole else None
-
-
-def _signed_pct(part: int, whole: int, digits: int = 2) -> str:
-    if not whole:
-        return "-"
-    return f"{100.0 * part / whole:+.{digits}f}%"
-
-
 # ---------------------------------------------------------------- JSON
 
 def _cost_json(c: Cost | None) -> dict[str, int] | None:
@@ -96,7 +65,7 @@ def _option_json(s: ShortcutStudy, o: OptionCost) -> dict[str, Any]:
             "shortcut_params": o.shortcut_params, "shortcut_macs": o.shortcut_macs,
             "projections": o.projections, "shortcuts": dict(o.kinds), "activations_bytes": o.activations_bytes,
             "training_bytes": o.training_bytes,
-            "delta": {"params": dp, "params_pct": _pct(dp, base.params), "macs": dm, "macs_pct": _pct(dm, base.macs)},
+            "delta": {"params": dp, "params_pct": percent_value(dp, base.params), "macs": dm, "macs_pct": percent_value(dm, base.macs)},
         })
     doc["paper"] = o.paper.to_dict() if o.paper else None
     return doc
@@ -196,12 +165,12 @@ def verdict(s: ShortcutStudy) -> str:
         c, base = s.option("C"), s.option("B")
         dp = c.params - base.params
         extra = c.projections - base.projections
-        c_cost = f"C's {extra} extra projections would add {in_unit_of(dp, base.params)} params ({_signed_pct(dp, base.params)} over B)"
+        c_cost = f"C's {extra} extra projections would add {in_unit_of(dp, base.params)} params ({percent(dp, base.params, 2, signed=True)} over B)"
     else:
         total = s.analysis.total.params
         dp = sum(b.projection.params - b.actual.params for b in blocks if not is_projection(b.block.shortcut))
         c_cost = (f"1x1 projections on its {sum(1 for b in blocks if not is_projection(b.block.shortcut))} other "
-                  f"blocks would add {in_unit_of(dp, total)} params ({_signed_pct(dp, total)})")
+                  f"blocks would add {in_unit_of(dp, total)} params ({percent(dp, total, 2, signed=True)})")
     if heavy:
         where = (f"{len(heavy)} of {len(blocks)} blocks ({_stage_list(heavy)}) would grow by half or more, "
                  "so identity shortcuts are what keeps them cheap")
@@ -337,7 +306,7 @@ def _grows(ratio: float) -> str:
         return "more than doubles the block"
     if ratio >= 0.85:
         return "almost doubles the block"
-    return f"adds {ratio:.0%} to the block"
+    return f"adds {ratio_percent(ratio, 0)} to the block"
 
 
 def _would_match_with_1x1(s: ShortcutStudy) -> bool:
@@ -351,10 +320,6 @@ def _would_match_with_1x1(s: ShortcutStudy) -> bool:
 
 
 # ---------------------------------------------------------------- tables
-
-def _num(value: int) -> Cell:
-    return cell(human(value), value)
-
 
 def _bar(main: int, extra: int, scale: int, extra_color: str, solid: bool) -> str:
     """Rich markup: main path in grey, the shortcut (solid if the network has it, shaded if it would)."""
@@ -412,16 +377,16 @@ def network_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = 
         dp, dm = s.delta(o.option, "params"), s.delta(o.option, "macs")
         top1, top5 = _paper_cells(o.paper)
         cells = [
-            label, cell((OPTION_SHORT if terminal else OPTION_LABELS)[o.option]), _num(o.params), _num(o.macs),
-            _num(o.shortcut_params), _num(o.shortcut_macs), cell(o.projections, o.projections),
-            cell(human_bytes(o.training_bytes, 1), o.training_bytes),
+            label, cell((OPTION_SHORT if terminal else OPTION_LABELS)[o.option]), num_cell(o.params), num_cell(o.macs),
+            num_cell(o.shortcut_params), num_cell(o.shortcut_macs), cell(o.projections, o.projections),
+            bytes_cell(o.training_bytes, 1),
         ]
         if terminal:
-            pp, pm = _signed_pct(dp, base.params, 1), _signed_pct(dm, base.macs, 1)
+            pp, pm = percent(dp, base.params, 1, signed=True), percent(dm, base.macs, 1, signed=True)
             cells += [cell(f"{signed_human(dp)} ({pp})", dp, short=pp), cell(f"{signed_human(dm)} ({pm})", dm, short=pm)]
         else:
-            cells += [cell(signed_human(dp), dp), cell(_signed_pct(dp, base.params), _pct(dp, base.params)),
-                      cell(signed_human(dm), dm), cell(_signed_pct(dm, base.macs), _pct(dm, base.macs))]
+            cells += [diff_cell(dp), cell(percent(dp, base.params, 2, signed=True), percent_value(dp, base.params)),
+                      diff_cell(dm), cell(percent(dm, base.macs, 2, signed=True), percent_value(dm, base.macs))]
         cells += [top1, top5]
         if terminal:
             sc = o.shortcut_params if metric == "params" else o.shortcut_macs
@@ -441,7 +406,7 @@ def _opt_text(c: Cost | None, metric: Metric) -> str:
 
 
 def _opt_cell(c: Cost | None, metric: Metric) -> Cell:
-    return cell("n/a", None) if c is None else _num(c.get(metric))
+    return cell("n/a", None) if c is None else num_cell(c.get(metric))
 
 
 def _runs(s: ShortcutStudy) -> list[list[BlockShortcuts]]:
@@ -465,6 +430,22 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
     if collapse is None:
         collapse = should_collapse(s.analysis, screen)
     groups = _runs(s) if collapse else [[b] for b in s.blocks]
+    scale = max((b.main.get(metric) + b.projection.get(metric) for b in s.blocks), default=0)
+    rows: list[Row] = []
+    prev_stage = 0
+    for group in groups:
+        rows.append(_block_row(group, metric, terminal, scale, prev_stage))
+        prev_stage = group[0].block.stage
+    doc_notes = [verdict(s)]
+    if collapse:
+        doc_notes.append("×N rows: runs of N identical blocks (numbers per block); --all-blocks shows every block.")
+    given = f"given: option {s.spec.shortcut}" if s.spec is not None else "as traced"
+    return TableDoc(f"{s.name}: what each block's shortcut costs ({given})",
+                    _blocks_columns(metric, terminal), tuple(rows), tuple(doc_notes))
+
+
+def _blocks_columns(metric: Metric, terminal: bool) -> tuple[Column, ...]:
+    """The columns of ``blocks_table``: the terminal merges identity and zero-pad and adds a bar."""
     unit = {"params": "params", "macs": "MACs"}[metric]
     cols = [
         Column("block", "name"), Column("in → out", "shape", compact=2, drop=6, short_header="out"),
@@ -485,40 +466,34 @@ def blocks_table(s: ShortcutStudy, metric: Metric = "params", terminal: bool = F
     ]
     if terminal:
         cols.append(Column(f"{unit}: main+proj", "bar", drop=1, min_width=BAR_WIDTH))
-    scale = max((b.main.get(metric) + b.projection.get(metric) for b in s.blocks), default=0)
-    rows: list[Row] = []
-    prev_stage = 0
-    for group in groups:
-        b = group[0]
-        blk = b.block
-        kind = blk.shortcut
-        label = blk.name if len(group) == 1 else run_label(blk, group[-1].block, len(group))
-        cells = [
-            cell(label), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}", short=shape_text(blk.out_shape)),
-            cell(blk.stride, blk.stride), Cell(shortcut_label(blk), kind, shortcut_markup(kind, shortcut_label(blk))),
-            _num(b.main.params), _num(b.main.macs),
-        ]
-        if terminal:
-            cells.append(cell(f"{_opt_text(b.identity, metric)} / {_opt_text(b.zero_pad, metric)}"))
-        else:
-            cells += [_opt_cell(b.identity, metric), _opt_cell(b.zero_pad, metric)]
-        cells += [
-            _num(b.projection.params), _num(b.projection.macs),
-            cell(percent(b.projection.params, b.main.params), round(b.ratio("params"), 6)),
-            cell(percent(b.projection.macs, b.main.macs), round(b.ratio("macs"), 6)),
-        ]
-        if terminal:
-            has = is_projection(kind)
-            color = SHORTCUT_COLORS[kind] if has else SHORTCUT_COLORS["projection"]
-            cells.append(Cell("", None, _bar(b.main.get(metric), b.projection.get(metric), scale, color, has)))
-        rows.append(Row(tuple(cells), rule_before=blk.stage != prev_stage, kind="block" if len(group) == 1 else "run"))
-        prev_stage = blk.stage
-    doc_notes = [verdict(s)]
-    if collapse:
-        doc_notes.append("×N rows: runs of N identical blocks (numbers per block); --all-blocks shows every block.")
-    given = f"given: option {s.spec.shortcut}" if s.spec is not None else "as traced"
-    return TableDoc(f"{s.name}: what each block's shortcut costs ({given})",
-                    tuple(cols), tuple(rows), tuple(doc_notes))
+    return tuple(cols)
+
+
+def _block_row(group: list[BlockShortcuts], metric: Metric, terminal: bool, scale: int, prev_stage: int) -> Row:
+    """One block, or a run of alike blocks (numbers per block), as a row of ``blocks_table``."""
+    b = group[0]
+    blk = b.block
+    kind = blk.shortcut
+    label = blk.name if len(group) == 1 else run_label(blk, group[-1].block, len(group))
+    cells = [
+        cell(label), cell(f"{shape_text(blk.in_shape)} → {shape_text(blk.out_shape)}", short=shape_text(blk.out_shape)),
+        cell(blk.stride, blk.stride), Cell(shortcut_label(blk), kind, shortcut_markup(kind, shortcut_label(blk))),
+        num_cell(b.main.params), num_cell(b.main.macs),
+    ]
+    if terminal:
+        cells.append(cell(f"{_opt_text(b.identity, metric)} / {_opt_text(b.zero_pad, metric)}"))
+    else:
+        cells += [_opt_cell(b.identity, metric), _opt_cell(b.zero_pad, metric)]
+    cells += [
+        num_cell(b.projection.params), num_cell(b.projection.macs),
+        share_cell(b.projection.params, b.main.params, zero=0.0),
+        share_cell(b.projection.macs, b.main.macs, zero=0.0),
+    ]
+    if terminal:
+        has = is_projection(kind)
+        color = SHORTCUT_COLORS[kind] if has else SHORTCUT_COLORS["projection"]
+        cells.append(Cell("", None, _bar(b.main.get(metric), b.projection.get(metric), scale, color, has)))
+    return Row(tuple(cells), rule_before=blk.stage != prev_stage, kind="block" if len(group) == 1 else "run")
 
 
 def docs(s: ShortcutStudy, view: View = "all", metric: Metric = "params", terminal: bool = False,
@@ -550,6 +525,6 @@ EXPLAIN_HINT: Final = ("--explain answers: does a projection have weights, what 
 
 
 __all__ = [
-    "OPTIONS", "SCHEMA_VERSION", "blocks_table", "comparisons", "docs", "in_unit_of",
+    "OPTIONS", "SCHEMA_VERSION", "blocks_table", "comparisons", "docs",
     "network_table", "notes", "to_json", "verdict",
 ]

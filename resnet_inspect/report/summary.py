@@ -12,7 +12,7 @@ from ..traffic import BlockTraffic, NetworkTraffic, network_traffic
 from ..units import human, percent
 from .layout import Screen
 from .style import CONVENTION, EXTRA_LABELS, SHORTCUT_LABELS, shortcut_markup
-from .tables import Cell, Column, Row, TableDoc, cell
+from .tables import Cell, Column, Row, TableDoc, cell, num_cell, share_cell
 
 SCHEMA_VERSION = 1
 Depth = Literal["block", "stage"]
@@ -141,10 +141,6 @@ def _columns(depth: Depth) -> tuple[Column, ...]:
     )
 
 
-def _num(value: int) -> Cell:
-    return cell(human(value), value)
-
-
 def shortcut_label(blk: Block) -> str:
     """The shortcut's label, with the kernel of a projection that is not 1x1 (``projection 3x3``)."""
     label = SHORTCUT_LABELS[blk.shortcut]
@@ -164,10 +160,6 @@ def block_kind_text(blk: Block) -> str:
     return f"{kind} + {', '.join(extras)}" if extras else kind
 
 
-def _share(part: int, whole: int) -> Cell:
-    return cell(percent(part, whole), round(part / whole, 6) if whole else 0)
-
-
 def _shape_cell(in_shape: Shape, out: Shape | str) -> Cell:
     out_text = out if isinstance(out, str) else shape_text(out)
     return cell(f"{shape_text(in_shape)} → {out_text}", short=out_text)
@@ -176,9 +168,9 @@ def _shape_cell(in_shape: Shape, out: Shape | str) -> Cell:
 def _counts_cells(main: Tally, shortcut: Tally | None, total: Tally, grand: int) -> tuple[Cell, ...]:
     """main params, shortcut params, total MACs, shortcut MACs, share: a shortcut of
     ``None`` (stem, head) leaves its cells empty."""
-    sp = _num(shortcut.params) if shortcut is not None else cell("")
-    sm = _num(shortcut.macs) if shortcut is not None else cell("")
-    return _num(main.params), sp, _num(total.macs), sm, _share(total.macs, grand)
+    sp = num_cell(shortcut.params) if shortcut is not None else cell("")
+    sm = num_cell(shortcut.macs) if shortcut is not None else cell("")
+    return num_cell(main.params), sp, num_cell(total.macs), sm, share_cell(total.macs, grand)
 
 
 def _rf_cell(fields: Sequence[BlockField]) -> Cell:

@@ -3,7 +3,8 @@
 
 Commands build a ``TableDoc`` from engine results; the renderers only lay it out. Cells carry the
 exact value (``raw``) beside the human text, so CSV gets ``25557032`` where the terminal shows
-``25.56 M``.
+``25.56 M``; ``num_cell``, ``exact_cell``, ``diff_cell``, ``bytes_cell`` and ``share_cell`` make the
+cells of numbers for every report.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
+
+from ..units import human, human_bytes, percent, signed_human
 
 Justify = Literal["left", "right", "center"]
 
@@ -65,6 +68,35 @@ class TableDoc:
 
 def cell(text: object, raw: object = None, markup: str | None = None, short: str | None = None) -> Cell:
     return Cell(str(text), raw, markup, short)
+
+
+# The cells of numbers, for every report: the human text (``units``), the exact value for CSV.
+
+
+def num_cell(value: int) -> Cell:
+    """A count: ``25.56 M`` (``units.human``), raw 25557032."""
+    return Cell(human(value), value)
+
+
+def exact_cell(value: int) -> Cell:
+    """A count written out whole: ``25,557,032``, raw 25557032."""
+    return Cell(f"{value:,}", value)
+
+
+def diff_cell(value: int) -> Cell:
+    """A difference: ``+0.92 M``, ``-4.10 K``, ``0`` (``units.signed_human``)."""
+    return Cell(signed_human(value), value)
+
+
+def bytes_cell(value: int, digits: int = 2) -> Cell:
+    """A size: ``82.33 MiB`` (``units.human_bytes``), raw in bytes."""
+    return Cell(human_bytes(value, digits), value)
+
+
+def share_cell(part: float, whole: float, zero: float = 0) -> Cell:
+    """``part`` as a share of ``whole``: ``12.5%`` (``units.percent``), raw the fraction to 6
+    decimals (``zero`` when ``whole`` is 0)."""
+    return Cell(percent(part, whole), round(part / whole, 6) if whole else zero)
 
 
 #: Characters that would make Markdown of a cell a tag, a link, code or a new column.
