@@ -65,7 +65,7 @@ def test_bench_bad_input(args: list[str], fragment: str) -> None:
 
 
 def test_every_timing_has_several_runs() -> None:
-    from resnet_inspect.bench import MIN_RUNS, run_bench
+    from resnet_inspect.nn.bench import MIN_RUNS, run_bench
     from resnet_inspect.presets import get_preset
 
     report = run_bench(get_preset("cifar_resnet20"), options=("A",), min_run_time=0.001)

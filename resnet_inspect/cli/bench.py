@@ -83,8 +83,9 @@ def bench(
       resnet-inspect bench models.py:ResNet18 --input-size 32 --batch 64
     """
     guard_outputs(input_files(spec), output=output)
-    from ..bench import check_settings, parse_options, parse_peak, run_bench, run_bench_module
+    from ..benchdata import check_settings, parse_options, parse_peak
     from ..counts import analyze
+    from ..nn.bench import run_bench, run_bench_module
     from ..report import bench as report
     from ..resources import memory_limit
     from ..sources import is_module_spec

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..bench import BenchReport, BlockTiming, Timing
+from ..benchdata import BenchReport, BlockTiming, Timing
 from ..traffic import Agreement, Estimate, agreement, estimate, network_traffic
 from ..units import human, percent
 from .style import SHORTCUT_LABELS, shortcut_markup
