@@ -22,13 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from math import prod
-from typing import Final, Literal
+from typing import Final
 
 from .counts import Analysis
 from .plan import Block, Layer, Shape
 
-Dtype = Literal["fp32", "fp16", "bf16"]
-Optimizer = Literal["sgd", "momentum", "adam", "adamw"]
 DTYPE_BYTES: Final[dict[str, int]] = {"fp32": 4, "fp16": 2, "bf16": 2}
 #: Tensors of state per parameter: SGD none, momentum one buffer, Adam/AdamW two moments.
 OPTIMIZER_STATES: Final[dict[str, int]] = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}

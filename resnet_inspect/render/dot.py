@@ -2,10 +2,18 @@
 
 Pure formatting, like the rest of ``report``: every number shown comes from the analytic engine
 (``counts.analyze`` and its plan, ``counts.count_layer`` per layer); nothing is counted here. The
-DOT text is written by hand rather than through the ``graphviz`` package so that it is
-deterministic to the byte (plan order, stable ids, no timestamps, no set or hash order) and golden
-files can pin it; ``graphviz`` and the ``dot`` program are needed only to render it to an image
-(``resnet_inspect.render.render_file``).
+text is deterministic to the byte (plan order, stable ids), so golden files pin it.
+
+It is written by ``_Writer`` rather than the ``graphviz`` package's ``Digraph``, whose output would
+be as deterministic (statements in call order, attributes sorted), because of how ``Digraph``
+quotes: it reads any string shaped ``<...>`` as an HTML-like label, passes backslashes through as
+DOT escapes and splits edge ends at ``:`` into node, port and compass point, while the names here
+(module paths, checkpoint keys) come from users' files and must print as themselves. ``_Writer``
+decides by type instead (an ``Html`` value is a label; every other string is quoted with its
+backslashes, quotes and newlines escaped), and keeps edges apart to write them after every node,
+outside the clusters (an edge written inside a cluster pulls both its ends into it). Nothing here
+imports ``graphviz``: only Graphviz's ``dot`` program is needed, to render the text to an image
+(``resnet_inspect.render.render_file`` runs it).
 
 Three views:
 
@@ -60,7 +68,8 @@ MUTED: Final = "#555555"
 INK: Final = "#222222"
 
 #: How each shortcut kind's edge is drawn (with its colour from ``SHORTCUT_COLORS``), so the kinds
-#: differ in more than colour: thin solid, dashed, bold, bold double line, and no edge at all.
+#: differ in more than colour: solid (identity), dashed (zero-pad), bold (both projections), bold
+#: dashed (other). ``none`` draws no edge; its entry keeps the table keyed by every kind.
 EDGE_STYLE: Final[dict[str, str]] = {
     "identity": 'style="solid", penwidth=2',
     "zero_pad": 'style="dashed", penwidth=2',
@@ -519,8 +528,32 @@ def _layer_label(layer: Layer, block: Block | None, extra: Sequence[str] = ()) -
 def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
     """Every layer of one block, with its shortcut, as nodes with ids under ``prefix``."""
     blk = bc.block
-    color = SHORTCUT_COLORS[blk.shortcut]
     in_id = f"{prefix}input"
+    ids, add_id = _main_column(w, blk, prefix, in_id)
+    _gate_edges(w, blk, ids, in_id)
+    if not add_id:  # shortcut "none": nothing bypasses the block
+        return
+    # A pre-activation projection reads after the first BN-ReLU (He et al. 2016 share it between
+    # both paths); every other shortcut reads the block's input.
+    source = in_id if blk.shortcut_source < 0 else ids[blk.shortcut_source]
+    color = SHORTCUT_COLORS[blk.shortcut]
+    style = EDGE_STYLE[blk.shortcut]
+    if blk.shortcut == "identity":
+        w.edge(source, add_id, style, label="identity", color=color, fontcolor=color,
+               tailport="e", headport="e")
+        return
+    if blk.shortcut == "zero_pad":
+        layer = blk.shortcut_layers[0]
+        w.edge(source, add_id, style, label=f"zero-pad\n{zero_pad_text(layer)}\nout {shape_text(layer.out_shape)}",
+               color=color, fontcolor=color, tailport="e", headport="e")
+        return
+    _projection_nodes(w, bc, prefix, source, add_id)
+
+
+def _main_column(w: _Writer, blk: Block, prefix: str, in_id: str) -> tuple[list[str], str]:
+    """The block's input, main-path layers and output as one column of nodes; their ids (the
+    layers') and the addition's (empty when the block has none)."""
+    color = SHORTCUT_COLORS[blk.shortcut]
     group = f"{prefix}main"  # one group: Graphviz keeps the main path a straight column
     w.node(in_id, label=_lines(f"<b>input</b>  {esc(shape_text(blk.in_shape))}"), shape="box",
            style="rounded", color="#999999", group=group)
@@ -540,24 +573,16 @@ def _block_body(w: _Writer, bc: BlockCount, prefix: str) -> None:
     w.node(out_id, label=_lines(f"<b>output</b>  {esc(shape_text(blk.out_shape))}"), shape="box",
            style="rounded", color="#999999", group=group)
     w.edge(prev, out_id)
-    _gate_edges(w, blk, ids, in_id)
-    if not add_id:  # shortcut "none": nothing bypasses the block
-        return
-    # A pre-activation projection reads after the first BN-ReLU (He et al. 2016 share it between
-    # both paths); every other shortcut reads the block's input.
-    source = in_id if blk.shortcut_source < 0 else ids[blk.shortcut_source]
+    return ids, add_id
+
+
+def _projection_nodes(w: _Writer, bc: BlockCount, prefix: str, source: str, add_id: str) -> None:
+    """A projection or avg-pool projection (or an ``other`` shortcut): its conv with the BN (if
+    any) as one node, an average pool before it as a node of its own, from ``source`` to the
+    addition."""
+    blk = bc.block
+    color = SHORTCUT_COLORS[blk.shortcut]
     style = EDGE_STYLE[blk.shortcut]
-    if blk.shortcut == "identity":
-        w.edge(source, add_id, style, label="identity", color=color, fontcolor=color,
-               tailport="e", headport="e")
-        return
-    if blk.shortcut == "zero_pad":
-        layer = blk.shortcut_layers[0]
-        w.edge(source, add_id, style, label=f"zero-pad\n{zero_pad_text(layer)}\nout {shape_text(layer.out_shape)}",
-               color=color, fontcolor=color, tailport="e", headport="e")
-        return
-    # projection and avg-pool projection: the 1x1 conv with its BN (if any) as one node, an
-    # average pool before it as a node of its own.
     layers = list(blk.shortcut_layers)
     prev_sc = source
     if layers and layers[0].op == "avg_pool":

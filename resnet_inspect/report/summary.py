@@ -1,4 +1,7 @@
-"""The ``summary`` report: per-block table rows and the stable JSON document (design.md)."""
+"""The ``summary`` report: the table of stem, blocks (or runs of alike blocks, or stages) and head
+with their counts, the notes under it, and the stable JSON document (../shared/design.md); and what
+the other reports share with it (``shape_text``, ``spec_json``, ``source_json``, ``run_label``,
+``should_collapse``, ``shortcut_label``, ``convention_notes``)."""
 
 from __future__ import annotations
 
