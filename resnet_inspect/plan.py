@@ -339,6 +339,12 @@ class _Builder:
     def add(self, name: str) -> None:
         self._add(name, "add", self.shape)
 
+    def global_avg_pool(self, name: str) -> None:
+        self._add(name, "adaptive_avg_pool2d", (self.shape[0], 1, 1))
+
+    def linear(self, name: str, out_features: int) -> None:
+        self._add(name, "linear", (out_features, 1, 1), bias=True)
+
 
 def _stem(spec: ResNetSpec) -> tuple[tuple[Layer, ...], Shape]:
     b = _Builder("", (spec.in_channels, spec.input_size, spec.input_size))
@@ -471,9 +477,8 @@ def _head(spec: ResNetSpec, shape: Shape) -> tuple[Layer, ...]:
     if spec.preact:  # v2 ends with BN-ReLU since its units end with the bare addition
         b.bn("bn_final")
         b.relu("relu_final")
-    c = b.shape[0]
-    b._add("avgpool", "adaptive_avg_pool2d", (c, 1, 1))
-    b._add("fc", "linear", (spec.num_classes, 1, 1), bias=True)
+    b.global_avg_pool("avgpool")
+    b.linear("fc", spec.num_classes)
     return tuple(b.layers)
 
 
