@@ -6,13 +6,17 @@ A file's format is read from its **content**, never its name (``resnet20-12fca82
 
 * a zip archive holding ``data.pkl`` (``torch.save``'s format), a pickle (legacy ``torch.save``)
   or a tar archive (torch's oldest format): ``torch.load(path, weights_only=True,
-  map_location="cpu")`` and nothing else. ``weights_only`` runs PyTorch's restricted unpickler,
-  which refuses any pickle that would import or call code (a whole pickled ``nn.Module``, a
-  ``__reduce__`` that calls ``os.system``); such a file is refused with one line, never loaded
-  another way. Zip archives are memory-mapped so only the shapes are touched.
-* safetensors (an 8-byte header length, then a JSON object): only the header is read and checked
-  against the file's size the way the ``safetensors`` package checks it. No tensor data is read
-  and no torch import is needed.
+  map_location="cpu")`` and nothing else (``nn.checkpoint``, imported only for such a file: the one
+  place here that needs torch). ``weights_only`` runs PyTorch's restricted unpickler, which refuses
+  any pickle that would import or call code (a whole pickled ``nn.Module``, a ``__reduce__`` that
+  calls ``os.system``); such a file is refused with one line, never loaded another way. Zip
+  archives are memory-mapped so only the shapes are touched.
+* safetensors (an 8-byte header length, then a JSON object): only the header is read, in pure
+  Python, and checked against the file's size: its length, its JSON, each entry's fields, and
+  byte ranges that tile the data section exactly, so that the header covers the whole file
+  (``read_safetensors_shapes`` lists every check). The ``safetensors`` library checks much the
+  same; unlike it, the byte count of a dtype not in ``_DTYPE_BYTES`` goes unchecked, and a key
+  listed twice is refused. No tensor data is read and no torch import is needed.
 
 Wrappers are unwrapped (``{"state_dict": ...}``, ``{"model": ...}``, ``{"model_state_dict": ...}``
 and similar); DataParallel's ``module.`` prefix is left to ``recover``, which reports it.
@@ -24,12 +28,10 @@ passed through ``naming.printable`` before they reach a message.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
 import struct
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,13 +187,20 @@ def _name_notes(path: Path, kind: str) -> tuple[str, ...]:
 
 
 def read_safetensors_shapes(path: Path) -> dict[str, Shape]:
-    """Tensor shapes from a safetensors header, validated against the file as the ``safetensors``
-    library validates it (``SafeTensors::read_metadata`` and ``Metadata::validate``): a header
-    length within the file, a UTF-8 JSON object, each entry's bytes matching dtype x elements, and
-    the entries' byte ranges, sorted, tiling the data section exactly (no overlap, no gap, nothing
-    left over). Stricter than the library in one place: a key listed twice anywhere in the header
-    is refused (the library lets the last tensor of a name win silently, so which shape is meant
-    is unknown). No tensor data is read."""
+    """Tensor shapes from a safetensors header, checked against the file: a header length of at
+    most ``MAX_HEADER_BYTES`` that fits in the file; the header a UTF-8 JSON object; at most
+    ``MAX_TENSORS`` entries and at least one besides ``__metadata__``; each entry a ``dtype``
+    string, a ``shape`` of non-negative ints and ``data_offsets`` of two ints, ``0 <= start <=
+    end``; the entries' byte ranges, sorted, tiling the data section exactly (no overlap, no gap,
+    none past its end, no bytes after the last one: the header covers the whole file); and, for a
+    dtype in ``_DTYPE_BYTES``, each entry's byte count equal to its elements times the dtype's width.
+
+    Mostly what the ``safetensors`` library checks (``SafeTensors::read_metadata`` and
+    ``Metadata::validate``), with two differences. Looser: a dtype not in ``_DTYPE_BYTES`` (``C64``,
+    ``F8_E8M0``, the sub-byte ``F4``/``F6`` types, or a string that is no dtype at all) is accepted
+    with its byte count unchecked, where the library refuses an unknown dtype or a wrong count.
+    Stricter: a key listed twice anywhere in the header is refused (the library lets the last
+    tensor of a name win silently, so which shape is meant is unknown). No tensor data is read."""
     shown = printable(path)
     header, data_len = _safetensors_header(path, shown)
     if len(header) > MAX_TENSORS + 1:
@@ -297,13 +306,15 @@ def _tensor_info(path: Path, name: str, info: Any) -> tuple[Shape, int, int, str
 
 
 def _load_torch(path: Path, kind: str, notes: tuple[str, ...] = ()) -> Loaded:
+    """A ``torch.save`` file through ``nn.checkpoint`` (torch is imported only here): every failure
+    of ``torch.load`` one ``CheckpointError`` line, an unsafe pickle named as such."""
     import pickle
 
     shown = printable(path)
     if kind == "zip":
         _check_torch_zip(path)
     try:
-        import torch
+        from .nn.checkpoint import load_weights_only
     except ModuleNotFoundError:
         from .errors import MissingDependency
 
@@ -312,10 +323,7 @@ def _load_torch(path: Path, kind: str, notes: tuple[str, ...] = ()) -> Loaded:
     # goes in as an open file instead (no mmap then), so the content decides here too.
     by_name = path.name.lower().endswith(SAFETENSORS_SUFFIX)
     try:
-        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
-            warnings.simplefilter("ignore")  # torch warns about pickle protocols; the outcome is what matters
-            source: Any = stack.enter_context(path.open("rb")) if by_name else path
-            obj = torch.load(source, weights_only=True, map_location="cpu", mmap=kind == "zip" and not by_name)
+        obj = load_weights_only(path, open_first=by_name, mmap=kind == "zip" and not by_name)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "weights only load failed" in text.lower():
