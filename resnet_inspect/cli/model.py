@@ -32,15 +32,15 @@ from .common import (
 from .progress import progress
 
 if TYPE_CHECKING:
-    from ..nn.verify import Check, VerifyReport
-    from ..report.tables import TableDoc
+    from ..nn.verify import VerifyReport
 
-#: Weight file formats by extension: torch's pickle-free-to-load state_dict, or safetensors.
+
 class KeyLayout(str, enum.Enum):
     torchvision = "torchvision"
     timm = "timm"
 
 
+#: Weight file formats by extension: torch's pickle-free-to-load state_dict, or safetensors.
 WEIGHT_SUFFIXES = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
 
 MaxMemoryOpt = Annotated[Optional[str], typer.Option(
@@ -79,10 +79,32 @@ def build(
       resnet-inspect build preact_resnet50 --names timm -o resnetv2_50.safetensors
     """
     guard_outputs(input_files(spec), output=output)
-    from ..errors import UsageError
     from ..report.output import write_atomic
 
     resolved = load_spec(spec, shortcut, stride_in, input_size, num_classes, command="build")
+    kind = _weights_kind(output)
+    _require_build_memory(resolved, max_memory, kind)
+
+    with progress(f"build {resolved.name}") as shown:
+        shown.load("torch")
+        shown.update(f"building {resolved.name} ({resolved.num_blocks} blocks)…")
+        from ..nn.builder import build_model
+
+        model = build_model(resolved, seed=seed)
+        state = _named(model.state_dict(), resolved, names)
+        shown.update(f"serialising {len(state)} tensors ({kind})…")
+        data = _serialise(state, kind)
+        shown.update(f"writing {output}…")
+        write_atomic(output, data)
+    params = sum(p.numel() for p in model.parameters())
+    sys.stderr.write(f"wrote {output} ({params:,} parameters, {len(state)} tensors, {kind})\n")
+
+
+def _weights_kind(output: Path) -> str:
+    """The weights format ``-o`` names by its extension (``WEIGHT_SUFFIXES``), once the file can be
+    written there: not a folder, in a folder that exists."""
+    from ..errors import UsageError
+
     kind = WEIGHT_SUFFIXES.get(output.suffix.lower())
     if kind is None:
         raise UsageError(
@@ -94,28 +116,20 @@ def build(
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"-o {output}: folder {parent} does not exist; create it first")
-    _require_build_memory(resolved, max_memory, kind)
+    return kind
 
-    with progress(f"build {resolved.name}") as shown:
-        shown.load("torch")
-        shown.update(f"building {resolved.name} ({resolved.num_blocks} blocks)…")
-        from ..nn.builder import build_model
 
-        model = build_model(resolved, seed=seed)
-        state = model.state_dict()
-        if names is KeyLayout.timm and resolved.preact:
-            from ..naming import to_timm_resnetv2
+def _named(state: dict[str, Any], resolved: Any, names: KeyLayout) -> dict[str, Any]:
+    """The state_dict under ``--names``: timm's resnetv2 keys for a pre-activation net, else as built."""
+    if names is not KeyLayout.timm or not resolved.preact:
+        return state
+    from ..naming import to_timm_resnetv2
 
-            state = {to_timm_resnetv2(k, deep_stem=resolved.stem == "deep", avg_down=resolved.shortcut == "D"): v
-                     for k, v in state.items()}
-            # timm's resnetv2 head is a 1x1 conv (ClassifierHead(use_conv=True)): same numbers, 4-D
-            state["head.fc.weight"] = state["head.fc.weight"][:, :, None, None]
-        shown.update(f"serialising {len(state)} tensors ({kind})…")
-        data = _serialise(state, kind)
-        shown.update(f"writing {output}…")
-        write_atomic(output, data)
-    params = sum(p.numel() for p in model.parameters())
-    sys.stderr.write(f"wrote {output} ({params:,} parameters, {len(state)} tensors, {kind})\n")
+    state = {to_timm_resnetv2(k, deep_stem=resolved.stem == "deep", avg_down=resolved.shortcut == "D"): v
+             for k, v in state.items()}
+    # timm's resnetv2 head is a 1x1 conv (ClassifierHead(use_conv=True)): same numbers, 4-D
+    state["head.fc.weight"] = state["head.fc.weight"][:, :, None, None]
+    return state
 
 
 def _require_build_memory(resolved: Any, max_memory: str | None, kind: str) -> None:
@@ -184,6 +198,7 @@ def verify(
     if module is not None:
         _verify_against_spec(spec, module, fmt, output, flags)
         return
+    from ..report.verify import verify_tables
     from ..resources import memory_limit
     from ..sources import is_module_spec
 
@@ -235,6 +250,7 @@ def _verify_against_spec(spec: str, module: str, fmt: Format, output: Path | Non
     from ..conformance import conform, conformance_json
     from ..counts import analyze
     from ..errors import UsageError
+    from ..report.verify import conformance_table
     from ..sources import is_module_spec
 
     if not is_module_spec(module):
@@ -249,105 +265,6 @@ def _verify_against_spec(spec: str, module: str, fmt: Format, output: Path | Non
         for line in result.failure_lines():
             sys.stderr.write(line + "\n")
         raise typer.Exit(1)
-
-
-def conformance_table(result: Any) -> TableDoc:
-    from ..report.tables import Column, Row, TableDoc, cell
-
-    rows = []
-    for b in result.blocks:
-        mark, markup = _mark(b.ok)
-        rows.append(Row((cell(b.name), cell(b.module_block or "—"), cell(mark, b.ok, markup),
-                         cell("; ".join(b.differences) or "same")), kind="block"))
-    notes = [*result.network]
-    notes.append(f"{result.module_name} is {result.spec_name}, block for block." if result.ok
-                 else f"{sum(1 for b in result.blocks if not b.ok)} block(s) differ (listed on stderr).")
-    return TableDoc(f"verify {result.module_name} against {result.spec_name}",
-                    (Column("block", "name"), Column("module block", "module_block"), Column("ok", "ok", "center"),
-                     Column("differences", "differences", wrap=True)), tuple(rows), tuple(notes))
-
-
-def _mark(ok: bool) -> tuple[str, str]:
-    return ("✓", "[green]✓[/]") if ok else ("✗", "[bold red]✗[/]")
-
-
-def _value(c: Check | None) -> tuple[str, object, str | None]:
-    """A cell's text, raw value and markup: the number when both sides agree, else both."""
-    if c is None:
-        return "", None, None
-    if c.ok:
-        return f"{c.analytic:,}", c.analytic, None
-    text = f"{c.analytic:,} ≠ {c.measured:,}"
-    return text, text, f"[bold red]{text}[/]"
-
-
-def verify_tables(report: VerifyReport) -> list[TableDoc]:
-    """Two tables: every quantity of the whole network, and one row per block."""
-    from ..report.tables import Column, Row, TableDoc, cell
-
-    total_rows: list[Row] = []
-    for c in report.checks:
-        if c.scope not in ("total", "stem", "head"):
-            continue
-        text, markup = _mark(c.ok)
-        total_rows.append(Row(
-            (cell(c.scope), cell(c.quantity), cell(f"{c.analytic:,}", c.analytic),
-             cell(f"{c.measured:,}", c.measured), cell(c.source), cell(text, c.ok, markup)),
-            rule_before=bool(total_rows) and total_rows[-1].cells[0].text != c.scope, kind=c.scope,
-        ))
-    shape_text, shape_markup = _mark(report.output_ok)
-    total_rows.append(Row(
-        (cell("total"), cell("output shape"), cell(str(list(report.expected_output_shape))),
-         cell(str(list(report.output_shape))), cell("forward"), cell(shape_text, report.output_ok, shape_markup)),
-        rule_before=True, kind="total",
-    ))
-    failures = len(report.failures) + (0 if report.output_ok else 1)
-    checked = len(report.checks) + 1
-    summary = (f"all {checked:,} checks agree" if report.ok
-               else f"{failures:,} of {checked:,} checks differ (listed on stderr)")
-    if report.problems:  # nothing was counted: say why instead
-        summary = f"nothing could be counted: {report.problems[0]}"
-    totals = TableDoc(
-        f"verify {report.name}: analytic vs module vs fvcore", (
-            Column("scope", "scope"), Column("quantity", "quantity"), Column("analytic", "analytic", "right"),
-            Column("measured", "measured", "right"), Column("source", "source"), Column("ok", "ok", "center"),
-        ), tuple(total_rows), (summary,
-                               "params: sum(p.numel()) of the module; conv, linear, batch_norm, adaptive_avg_pool2d: "
-                               "fvcore FlopCountAnalysis (eval); relu, max_pool, avg_pool: forward hooks; add and shortcut.offset "
-                               "(where the block's input channels land in an identity or zero-pad shortcut): the trace."),
-    )
-
-    by_block: dict[str, dict[str, Check]] = {}
-    for c in report.checks:
-        if c.scope.startswith("layer"):
-            by_block.setdefault(c.scope, {})[c.quantity] = c
-    present = {q for checks in by_block.values() for q in checks}
-    columns: tuple[tuple[str, str], ...] = (("params", "params"), ("params.shortcut", "shortcut params"), ("conv", "conv MACs"),
-               ("batch_norm", "batch_norm"), ("relu", "relu"), ("add", "add"), ("avg_pool", "avg_pool"),
-               ("shortcut.offset", "shortcut offset"))
-    columns += tuple((q, q) for q in sorted(present - {q for q, _ in columns}))
-    quantities = tuple(q for q, _ in columns if q in present)
-    headers = tuple(h for q, h in columns if q in present)
-    block_rows: list[Row] = []
-    previous_stage = ""
-    for name, checks in by_block.items():
-        cells = [cell(name)]
-        for q in quantities:
-            v_text, v_raw, v_markup = _value(checks.get(q))
-            cells.append(cell(v_text, v_raw, v_markup))
-        ok = all(c.ok for c in checks.values())
-        mark, mark_markup = _mark(ok)
-        cells.append(cell(mark, ok, mark_markup))
-        stage = name.split(".")[0]
-        block_rows.append(Row(tuple(cells), rule_before=stage != previous_stage, kind="block"))
-        previous_stage = stage
-    blocks = TableDoc(
-        "per block (analytic; 'a ≠ m' where the module or fvcore differs)",
-        (Column("block", "block"), *(Column(h, q, "right") for h, q in zip(headers, quantities)),
-         Column("ok", "ok", "center")),
-        tuple(block_rows),
-    )
-    return [totals, blocks]
 
 
 def register(app: typer.Typer) -> None:
