@@ -40,7 +40,7 @@ class KeyLayout(str, enum.Enum):
     timm = "timm"
 
 
-#: Weight file formats by extension: torch's pickle-free-to-load state_dict, or safetensors.
+#: Weight file formats by extension: a torch.save state_dict (it loads with weights_only=True), or safetensors.
 WEIGHT_SUFFIXES = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
 
 MaxMemoryOpt = Annotated[Optional[str], typer.Option(
