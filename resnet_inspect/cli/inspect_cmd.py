@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -18,9 +18,7 @@ from .progress import progress
 
 if TYPE_CHECKING:
     from ..counts import Analysis
-    from ..inspect_ckpt import Loaded
     from ..recover import Recovery
-    from ..report.tables import TableDoc
 
 TARGET_HELP = (
     "A checkpoint, its format read from its content whatever its name (.pt .pth .th .tar .bin .ckpt: "
@@ -82,11 +80,17 @@ def inspect(
     if is_module_spec(target) and not os.path.exists(target):  # os.path: False, not OSError, for a 300-char name
         _inspect_module(target, input_size, shortcut, emit_spec, strict, depth, fmt, output)
         return
+    _inspect_checkpoint(target, stride_in, shortcut, input_size, emit_spec, strict, depth, fmt, output)
+
+
+def _inspect_checkpoint(target: str, stride_in: str, shortcut: str | None, input_size: int | None,
+                        emit_spec: Path | None, strict: bool, depth: str, fmt: Format, output: Path | None) -> None:
+    """A checkpoint: the spec recovered from the shapes of its weights, reported beside its own count."""
     from ..counts import analyze
     from ..errors import CheckFailed
     from ..inspect_ckpt import load
     from ..recover import recover
-    from ..report import summary as report
+    from ..report import inspect as report
 
     option = _check_flags(stride_in, shortcut, input_size, depth)
     with progress(f"reading {target}…"):  # torch.load of a large checkpoint: torch's import, then the file
@@ -97,27 +101,8 @@ def inspect(
     if emit_spec is not None:
         _write_spec(rec, emit_spec)
     notes = [*loaded.notes, *rec.notes]
-
-    def data() -> dict[str, Any]:
-        return {
-            "schema_version": 1,
-            "source": loaded.source,
-            "source_kind": loaded.kind,
-            "format": loaded.format,
-            "headline": headline(loaded, rec, analysis.total.params),
-            "params": rec.checkpoint_params,
-            "spec_params": analysis.total.params,
-            "difference": {"params": rec.checkpoint_params - analysis.total.params, "exact": rec.exact,
-                           "blocks": [d.to_dict() for d in rec.differences]},
-            "recovered": rec.spec.to_dict(),
-            "recovery": rec.to_dict(),
-            "notes": notes,
-            "unmapped": [u.to_dict() for u in rec.unmapped],
-            "summary": report.to_json(analysis),
-        }
-
-    emit(fmt, output, data=data,
-         docs=lambda: _docs(loaded, rec, notes, analysis, depth, screen(fmt, output)))
+    emit(fmt, output, data=lambda: report.to_json(loaded, rec, analysis, notes),
+         docs=lambda: report.docs(loaded, rec, notes, analysis, depth, screen(fmt, output)))
     if strict and not rec.exact:
         raise CheckFailed(
             f"{len(rec.unmapped)} tensor(s) unmapped and {len(rec.missing)} expected parameter(s) missing; "
@@ -164,7 +149,7 @@ def _inspect_module(target: str, input_size: int | None, shortcut: str | None, e
     from ..config import dump_spec, format_of
     from ..errors import CheckFailed, UsageError
     from ..naming import printable
-    from ..report import summary as report
+    from ..report import inspect as report
     from ..report.output import write_atomic, wrote
     from .common import load_analysis
 
@@ -179,11 +164,8 @@ def _inspect_module(target: str, input_size: int | None, shortcut: str | None, e
             raise UsageError(f"--emit-spec: no spec describes {printable(target)} exactly ({_why(analysis)}); nothing written")
         write_atomic(emit_spec, dump_spec(matched, format_of(emit_spec)), option="--emit-spec")
         sys.stderr.write(wrote(emit_spec))
-    emit(fmt, output,
-         data=lambda: {"schema_version": 1, "source": target, "source_kind": "module",
-                       "recovered": matched.to_dict() if matched is not None else None,
-                       "notes": list(analysis.plan.notes), "summary": report.to_json(analysis)},
-         docs=lambda: [report.summary_table(analysis, "stage" if depth == "stage" else "block", screen=screen(fmt, output))])
+    emit(fmt, output, data=lambda: report.module_json(target, analysis),
+         docs=lambda: report.module_docs(analysis, depth, screen(fmt, output)))
     if strict and matched is None:
         raise CheckFailed(f"no spec describes {printable(target)} exactly: {_why(analysis)}")
 
@@ -197,135 +179,14 @@ def _write_spec(rec: Recovery, path: Path) -> None:
     import sys
 
     from ..config import dump_spec, format_of
+    from ..report.inspect import spec_header
     from ..report.output import write_atomic, wrote
 
     suffix = path.suffix.lower()
     text = dump_spec(rec.spec, format_of(path))
-    header = "".join(f"# {line}\n" for line in _spec_header(rec)) if suffix in (".toml", ".yaml", ".yml") else ""
+    header = "".join(f"# {line}\n" for line in spec_header(rec)) if suffix in (".toml", ".yaml", ".yml") else ""
     write_atomic(path, header + text, option="--emit-spec")
     sys.stderr.write(wrote(path))
-
-
-def _spec_header(rec: Recovery) -> list[str]:
-    from ..naming import printable
-
-    counts = (f"The checkpoint has {rec.checkpoint_params:,} parameters, this spec {rec.spec_params:,}"
-              + (" (exact)." if rec.exact else f" ({rec.difference:+,} not expressed; see the inspect report)."))
-    return [
-        f"Recovered by resnet-inspect inspect from {printable(rec.spec.name)} ({rec.layout} names).",
-        counts,
-        "Not visible in weights, so set by the command line or defaults: stride_in, input_size, name.",
-    ]
-
-
-def headline(loaded: Loaded, rec: Recovery, spec_params: int) -> str:
-    """One sentence: the checkpoint's true parameter count, and how far the recovered spec is from it."""
-    from ..naming import printable
-    from ..units import human, percent
-
-    n = rec.checkpoint_params
-    start = f"{printable(loaded.source)}: {n:,} parameters ({human(n)})"
-    if rec.exact and n == spec_params:
-        return f"{start}, exactly those of the recovered spec"
-    diff = n - spec_params
-    blocks = [d.block for d in rec.differences if d.params]
-    where = f" in {len(blocks)} block(s): {', '.join(blocks[:4])}{' ...' if len(blocks) > 4 else ''}" if blocks else ""
-    if diff == 0:
-        return (f"{start}, as many as the recovered spec, but {len(rec.unmapped) + len(rec.missing)} tensor(s) "
-                "differ (listed below)")
-    fewer = "fewer" if diff > 0 else "more"
-    return (f"{start}; the recovered spec has {spec_params:,}, {abs(diff):,} ({percent(abs(diff), n)}) {fewer}, "
-            f"from what it cannot express{where}")
-
-
-def _difference_doc(loaded: Loaded, rec: Recovery, analysis: Analysis) -> TableDoc:
-    """The headline table: checkpoint count, spec count, and the difference block by block."""
-    from ..inspect_ckpt import FORMATS
-    from ..naming import printable
-    from ..report.tables import Column, Row, TableDoc, cell
-
-    spec_params = analysis.total.params
-    diff = rec.checkpoint_params - spec_params
-
-    def num(v: int, signed: bool = False) -> Any:
-        return cell(f"{v:+,}" if signed and v else f"{v:,}", v)
-
-    rows = [
-        Row((cell("checkpoint"), num(rec.checkpoint_params),
-             cell(f"{rec.tensors} tensors in a {FORMATS.get(loaded.format, loaded.kind)}; every tensor but BatchNorm "
-                  "statistics counted")),
-            kind="checkpoint"),
-        Row((cell("recovered spec"), num(spec_params), cell("the spec's analytic count (the summary below)")), kind="spec"),
-        Row((cell("difference"), num(diff, True),
-             cell("none: every tensor maps onto the spec" if rec.exact else
-                  "what the spec does not express, by block:" if rec.differences else "")),
-            kind="difference", style="bold" if diff else ""),
-    ]
-    rows += [Row((cell(f"  {d.block}", d.block), num(d.params, True), cell(printable(d.why, 400))), kind="difference_block")
-             for d in rec.differences]
-    return TableDoc(printable(headline(loaded, rec, spec_params), 400),
-                    (Column("", "what"), Column("parameters", "params", "right"), Column("detail", "detail", wrap=True)),
-                    tuple(rows))
-
-
-def _docs(loaded: Loaded, rec: Recovery, notes: list[str], analysis: Analysis, depth: str, where: Any = None) -> list[TableDoc]:
-    from dataclasses import replace
-
-    from ..naming import printable
-    from ..report import summary as report
-    from ..report.tables import Column, Row, TableDoc, cell
-
-    spec = rec.spec.to_dict()
-    evidence = dict(rec.evidence)
-    unseen = {"stride_in": "not visible in weights: --stride-in (default 3x3, torchvision)",
-              "input_size": "not visible in weights: --input-size",
-              "name": "not visible in weights: the file name"}
-    rows = []
-    for key, val in spec.items():
-        shown = "-".join(map(str, val)) if isinstance(val, list) else str(val)
-        why = unseen.get(key) or evidence.get(key, "default (no evidence either way)")
-        rows.append(Row((cell(key), cell(shown, val), cell(why)), kind="field"))
-    match = "exact: every tensor maps onto the spec" if rec.exact else (
-        f"not exact: {len(rec.unmapped)} unmapped, {len(rec.missing)} missing"
-    )
-    docs = [_difference_doc(loaded, rec, analysis),
-            TableDoc(f"recovered architecture ({rec.layout} names)",
-                     (Column("field", "field"), Column("value", "value"), Column("from", "evidence", wrap=True)),
-                     tuple(rows), tuple(printable(n, 480) for n in (match + ".", *notes)))]
-    docs += _tensor_docs(rec)
-    summary = report.summary_table(analysis, "stage" if depth == "stage" else "block", screen=where)
-    prefix = "summary of the recovered spec" + (
-        "" if rec.exact else f" (not the checkpoint: {analysis.total.params - rec.checkpoint_params:+,} parameters)")
-    docs.append(replace(summary, title=f"{prefix}: {summary.title}"))
-    return docs
-
-
-def _tensor_docs(rec: Recovery) -> list[TableDoc]:
-    """The shortcut weights found where shapes change, and every tensor the spec does not account for."""
-    from ..naming import printable
-    from ..recover import block_of
-    from ..report.tables import Column, Row, TableDoc, cell
-
-    sources = dict(rec.sources)
-    docs = []
-    sc_rows = tuple(
-        Row((cell(b.name), cell(b.label, b.seen), cell(sources.get(b.name, ""))), kind="shortcut")
-        for b in rec.shortcuts if b.seen != "no weights" or b.shapes_change
-    )
-    if sc_rows:
-        docs.append(TableDoc("shortcut weights",
-                             (Column("block", "block"), Column("seen in weights", "seen"),
-                              Column("in the checkpoint", "source", wrap=True)), sc_rows))
-    if rec.unmapped or rec.missing:
-        bad = [Row((cell(printable(u.key)), cell("x".join(map(str, u.shape)) or "scalar", list(u.shape)),
-                    cell(u.block), cell(u.reason)), kind="unmapped") for u in rec.unmapped]
-        bad += [Row((cell(k), cell(""), cell(block_of(k)),
-                     cell("expected by the recovered spec, missing from the checkpoint")), kind="missing")
-                for k in rec.missing]
-        docs.append(TableDoc("tensors not accounted for",
-                             (Column("key", "key"), Column("shape", "shape"), Column("block", "block"),
-                              Column("reason", "reason", wrap=True)), tuple(bad)))
-    return docs
 
 
 def register(app: typer.Typer) -> None:
