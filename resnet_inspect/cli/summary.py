@@ -124,33 +124,14 @@ def presets(
     from ..counts import analyze
     from ..errors import UsageError
     from ..presets import PRESETS
-    from ..report.tables import Column, Row, TableDoc, cell
-    from ..units import human
+    from ..report import presets as report
 
     chosen = [p for p in PRESETS.values() if family is None or p.family == family]
     if not chosen:
         families = sorted({p.family for p in PRESETS.values()})
         raise UsageError(f"no preset family {family!r}; use one of {', '.join(families)}")
     results = [(p, analyze(p.spec)) for p in chosen]
-
-    def data() -> dict[str, Any]:
-        return {"schema_version": 1, "presets": [
-            {"name": p.name, "family": p.family, "description": p.description, "params": a.total.params,
-             "macs": a.total.macs, "input_size": p.spec.input_size, "spec": p.spec.to_dict()}
-            for p, a in results
-        ]}
-
-    def docs() -> list[TableDoc]:
-        cols = (Column("preset", "name"), Column("family", "family", drop=1), Column("params", "params", "right"),
-                Column("MACs", "macs", "right"), Column("input", "input_size", "right"),
-                Column("description", "description", wrap=True, min_width=30))
-        rows = tuple(Row((cell(p.name), cell(p.family), cell(human(a.total.params), a.total.params),
-                          cell(human(a.total.macs), a.total.macs),
-                          cell(f"{p.spec.input_size}²", p.spec.input_size), cell(p.description)), kind="preset")
-                     for p, a in results)
-        return [TableDoc("presets", cols, rows, ("MACs: multiply-adds of conv and FC layers at the preset's input size.",))]
-
-    emit(fmt, output, data=data, docs=docs)
+    emit(fmt, output, data=lambda: report.to_json(results), docs=lambda: report.docs(results))
 
 
 def register(app: typer.Typer) -> None:
