@@ -35,40 +35,48 @@ class DiagramFormat(str, enum.Enum):
     pdf = "pdf"
 
 
+DiagramOutputOpt = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", dir_okay=False,
+                 help="Write the diagram to FILE; its ending (.dot .gv .svg .png .pdf) picks the format. "
+                      "Without it, DOT text goes to stdout."),
+]
+LevelOpt = Annotated[
+    Level,
+    typer.Option("--level", case_sensitive=False,
+                 help="network: stem, stages, head (identical blocks collapsed); block: every layer of --block; "
+                      "compare: --block with a parameter-free and a projection shortcut side by side."),
+]
+BlockOpt = Annotated[
+    Optional[str],
+    typer.Option("--block", "-b", help="The block for --level block/compare, by its torchvision name (layer3.0)."),
+]
+DiagramFormatOpt = Annotated[
+    Optional[DiagramFormat],
+    typer.Option("--format", "-f", case_sensitive=False,
+                 help="Output format, when the file ending does not say (svg, png and pdf need Graphviz's dot)."),
+]
+ExpandOpt = Annotated[
+    bool,
+    typer.Option("--expand",
+                 help="--level network: draw every block with its own shortcut instead of one node per run of "
+                      "identical blocks (\"×N\"); ResNet-152 then has 50 block nodes and is far taller."),
+]
+DpiOpt = Annotated[
+    Optional[int],
+    typer.Option("--dpi", metavar="N",
+                 help="Pixels per inch of a .png, 36 to 600 (default 96); svg and pdf are vector and take none."),
+]
+
+
 def diagram(
     spec: SpecArg,
-    output: Annotated[
-        Optional[Path],
-        typer.Option("--output", "-o", dir_okay=False,
-                     help="Write the diagram to FILE; its ending (.dot .gv .svg .png .pdf) picks the format. "
-                          "Without it, DOT text goes to stdout."),
-    ] = None,
-    level: Annotated[
-        Level,
-        typer.Option("--level", case_sensitive=False,
-                     help="network: stem, stages, head (identical blocks collapsed); block: every layer of --block; "
-                          "compare: --block with a parameter-free and a projection shortcut side by side."),
-    ] = Level.network,
-    block: Annotated[
-        Optional[str],
-        typer.Option("--block", "-b", help="The block for --level block/compare, by its torchvision name (layer3.0)."),
-    ] = None,
-    fmt: Annotated[
-        Optional[DiagramFormat],
-        typer.Option("--format", "-f", case_sensitive=False,
-                     help="Output format, when the file ending does not say (svg, png and pdf need Graphviz's dot)."),
-    ] = None,
-    expand: Annotated[
-        bool,
-        typer.Option("--expand",
-                     help="--level network: draw every block with its own shortcut instead of one node per run of "
-                          "identical blocks (\"×N\"); ResNet-152 then has 50 block nodes and is far taller."),
-    ] = False,
-    dpi: Annotated[
-        Optional[int],
-        typer.Option("--dpi", metavar="N",
-                     help="Pixels per inch of a .png, 36 to 600 (default 96); svg and pdf are vector and take none."),
-    ] = None,
+    output: DiagramOutputOpt = None,
+    level: LevelOpt = Level.network,
+    block: BlockOpt = None,
+    fmt: DiagramFormatOpt = None,
+    expand: ExpandOpt = False,
+    dpi: DpiOpt = None,
     shortcut: ShortcutOpt = None,
     stride_in: StrideInOpt = None,
     input_size: InputSizeOpt = None,
