@@ -195,7 +195,6 @@ def check(
     """
     specs = list(specs or [])
     guard_outputs(input_files(*specs, files=(budget,)), output=output)
-    from ..budget import check as check_one
     from ..budget import load_budget, targets
 
     plan = load_budget(budget) if budget is not None else None
@@ -204,11 +203,24 @@ def check(
     chosen = targets(specs, plan, _flag_limits(max_params, max_macs, max_activations, max_projections))
     _require_limits(chosen, specs, budget)
     given = overrides(shortcut, stride_in, input_size, num_classes, in_channels)
+    results, analyses = _check_targets(chosen, (shortcut, stride_in, input_size, num_classes, in_channels), convention)
+    _report(fmt, output, results, lambda: _locations(results, analyses, given, convention), convention)
+    violations = [v for r in results for v in r.violations]
+    if violations:
+        sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
+        raise typer.Exit(1)
+
+
+def _check_targets(chosen: list[Any], flags: tuple[Any, ...], convention: str | None) -> tuple[list[Any], list[Any]]:
+    """Each target counted (in ``convention``'s numbers) and checked against its limits, with its
+    analysis; a SPEC that cannot be read is a problem named by its budget entry, all reported at once."""
+    from ..budget import check as check_one
+
     problems: list[str] = []
     results, analyses = [], []
     for t in chosen:
         try:
-            analysis = recount(load_analysis(t.spec, shortcut, stride_in, input_size, num_classes, in_channels), convention)
+            analysis = recount(load_analysis(t.spec, *flags), convention)
         except SpecError as exc:
             problems.extend(f"specs.{t.label}: {p}" if t.label else p for p in exc.problems)
             continue
@@ -217,11 +229,7 @@ def check(
         analyses.append((t, analysis))
     if problems:
         raise SpecError("; ".join(problems), problems=problems)
-    _report(fmt, output, results, lambda: _locations(results, analyses, given, convention), convention)
-    violations = [v for r in results for v in r.violations]
-    if violations:
-        sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
-        raise typer.Exit(1)
+    return results, analyses
 
 
 def _flag_limits(max_params: str | None, max_macs: str | None, max_activations: str | None, max_projections: str | None) -> Any:

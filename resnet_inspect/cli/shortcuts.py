@@ -75,6 +75,7 @@ def shortcuts(
       resnet-inspect shortcuts models/resnet.py:ResNet18 --input-size 32 --view blocks
     """
     guard_outputs(input_files(spec), output=output, plot=plot)
+    from ..errors import UsageError
     from ..report import plot as plot_report
     from ..report import shortcuts as report
     from ..report.output import write_atomic
@@ -82,8 +83,6 @@ def shortcuts(
 
     if plot is not None:
         plot_report.check_plot_path(plot)
-    from ..errors import UsageError
-
     result = study(load_analysis(spec, shortcut, stride_in, input_size, num_classes, in_channels))
     if view is View.network and not result.has_options:
         raise UsageError(report.no_options_reason(result) + ": use --view blocks")
