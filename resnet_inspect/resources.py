@@ -10,7 +10,7 @@ Every estimate is an upper bound of what the command keeps alive at once, in fp3
 
 * ``build``: the weights, plus one serialised copy of them (the file is written whole), two for
   safetensors (which also copies each tensor's bytes on the way);
-* ``verify``: two buffers as large as the largest weight tensor (``builder.build_for_counting``
+* ``verify``: two buffers as large as the largest weight tensor (``nn.builder.build_for_counting``
   shares them among all parameters) and fvcore's real forward at batch 1: the input and a few of the
   largest feature maps at once (``LIVE_MAPS``; measured: ResNet-50's peak grows by under five of its
   largest map as the input grows). The tracer's pass runs on the meta device and needs no data;

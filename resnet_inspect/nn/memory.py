@@ -18,7 +18,7 @@ a measurement whose predicted activations exceed three quarters of the memory av
 in one line.
 
 What is saved is what this device's kernels save: CPU dropout keeps an fp32 mask where CUDA's keeps a
-bool one, for instance. ``measure_spec`` builds the module for a spec (``builder.build_model``);
+bool one, for instance. ``measure_spec`` builds the module for a spec (``nn.builder.build_model``);
 ``measure_module`` builds the user's module that a ``FILE.py:CALLABLE`` SPEC names, with its traced
 units.
 """
@@ -312,7 +312,7 @@ def _check_prediction(a: Analysis, batch: int, dtype: str, device: str, optimize
 
 def measure_spec(spec: ResNetSpec, batch: int, dtype: str = "fp32", device: str = "cpu",
                  optimizer: str = "momentum") -> MeasuredMemory:
-    """``measure_saved`` of the module ``builder.build_model`` makes for ``spec``, after checking
+    """``measure_saved`` of the module ``nn.builder.build_model`` makes for ``spec``, after checking
     that the predicted activations (``memory.training_memory``) and the weights fit."""
     from ..counts import analyze
     from .builder import build_model
