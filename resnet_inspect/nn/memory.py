@@ -223,38 +223,60 @@ def measure_saved(
     x = torch.randn(batch, *input_shape, device=dev, dtype=torch_dtype)
 
     tracker = _Tracker()
-    charged: dict[str, int] = {}
-    seen: set[int] = set()
-    raw = 0
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        nonlocal raw
-        storage = t.untyped_storage()
-        key = storage.data_ptr()
-        if key in params:
-            return t
-        raw += storage.nbytes()
-        if key not in seen:
-            seen.add(key)
-            unit = tracker.current()
-            charged[unit] = charged.get(unit, 0) + storage.nbytes()
-        return t
-
-    def unpack(t: torch.Tensor) -> torch.Tensor:
-        return t
-
+    saver = _Saver(params, tracker)
     cuda = dev.type == "cuda"
     if cuda:
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
-    try:
+    with _explained(dtype, dev, batch):
         with ExitStack() as stack:
             stack.enter_context(_unit_hooks(model, units, tracker))
-            stack.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, unpack))
+            stack.enter_context(torch.autograd.graph.saved_tensors_hooks(saver.pack, saver.unpack))
             out = model(x)
         if cuda:
             _backward(out)
             torch.cuda.synchronize(dev)
+    peak = int(torch.cuda.max_memory_allocated(dev)) if cuda else None
+    del out
+    stem, head, blocks = _resolve(saver.charged, tracker.ran)
+    for name in (STEM, HEAD):
+        blocks.pop(name, None)
+    total = sum(saver.charged.values())
+    return MeasuredMemory(batch, dtype, str(dev), total, stem, head, blocks, saver.raw, peak)
+
+
+class _Saver:
+    """autograd's pack hook: each saved non-parameter storage counted once, charged to the unit
+    that was running when it was first saved; ``raw`` counts every save, shared or not."""
+
+    def __init__(self, params: set[int], tracker: _Tracker) -> None:
+        self.params, self.tracker = params, tracker
+        self.charged: dict[str, int] = {}
+        self.seen: set[int] = set()
+        self.raw = 0
+
+    def pack(self, t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        key = storage.data_ptr()
+        if key in self.params:
+            return t
+        self.raw += storage.nbytes()
+        if key not in self.seen:
+            self.seen.add(key)
+            unit = self.tracker.current()
+            self.charged[unit] = self.charged.get(unit, 0) + storage.nbytes()
+        return t
+
+    @staticmethod
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        return t
+
+
+@contextmanager
+def _explained(dtype: str, dev: torch.device, batch: int) -> Iterator[None]:
+    """torch's errors for what a measurement cannot do here, as one line saying what to change."""
+    try:
+        yield
     except RuntimeError as exc:
         if dtype == "fp16" and dev.type == "cpu" and ("Half" in str(exc) or "not implemented" in str(exc)):
             raise UsageError(
@@ -269,13 +291,6 @@ def measure_saved(
                 "which training mode cannot normalise; measure with --batch 2 or more, or a larger --input-size"
             ) from None
         raise
-    peak = int(torch.cuda.max_memory_allocated(dev)) if cuda else None
-    del out
-    stem, head, blocks = _resolve(charged, tracker.ran)
-    for name in (STEM, HEAD):
-        blocks.pop(name, None)
-    total = sum(charged.values())
-    return MeasuredMemory(batch, dtype, str(dev), total, stem, head, blocks, raw, peak)
 
 
 def _first_line(exc: BaseException) -> str:
