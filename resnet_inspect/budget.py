@@ -30,10 +30,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
-from .compare import projections
 from .counts import Analysis
 from .document import Problem, format_of, raise_problems, read_document, read_text, unknown_key
 from .naming import printable
+from .plan import count_projections
 from .spec import shown
 from .specio import is_config_path
 from .target import rebased
@@ -116,7 +116,7 @@ def measure(a: Analysis) -> dict[str, int]:
         "params": a.total.params,
         "macs": a.total.macs,
         "activations": a.total.activations,
-        "projections": projections(a.shortcut_kinds()),
+        "projections": count_projections(a.shortcut_kinds()),
     }
 
 

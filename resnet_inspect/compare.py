@@ -123,10 +123,6 @@ def _kind_deltas(kinds_a: dict[ShortcutKind, int], kinds_b: dict[ShortcutKind, i
     )
 
 
-#: ``plan.count_projections`` under the name ``budget`` imports it by.
-projections: Final = count_projections
-
-
 _EMPTY: Final = Tally()
 
 

@@ -40,7 +40,7 @@ from typing import Final
 
 from .counts import Analysis
 from .errors import UsageError
-from .plan import Block, Layer
+from .plan import Block, BlockKey, Layer, numel
 from .suggest import did_you_mean
 
 #: The tools, in report order; JSON ``conventions`` keys.
@@ -92,21 +92,18 @@ _INDEX: Final = {c: i for i, c in enumerate(CATEGORIES)}
 _Vector = tuple[int, ...]
 
 
-def _numel(shape: tuple[int, int, int]) -> int:
-    return shape[0] * shape[1] * shape[2]
-
 
 def _conv_macs(ly: Layer) -> int:
-    return _numel(ly.out_shape) * (ly.in_shape[0] // ly.groups) * ly.kernel_area
+    return numel(ly.out_shape) * (ly.in_shape[0] // ly.groups) * ly.kernel_area
 
 
 def _linear_macs(ly: Layer) -> int:
-    return ly.in_shape[0] * _numel(ly.out_shape)
+    return ly.in_shape[0] * numel(ly.out_shape)
 
 
 def _bias(ly: Layer) -> int:
     """One addition per output element where the conv or linear layer has a bias."""
-    return _numel(ly.out_shape) if ly.bias else 0
+    return numel(ly.out_shape) if ly.bias else 0
 
 
 def _vec(**counts: int) -> _Vector:
@@ -138,9 +135,9 @@ def _fvcore(ly: Layer) -> _Vector:
     2 per input element with affine, 1 without), adaptive_avg_pool2d (1 per input element).
     ``relu_``, ``max_pool2d``, ``avg_pool2d``, ``add_``/``add`` have no handle and count 0."""
     if ly.op == "batch_norm":
-        return _vec(batch_norm=(2 if ly.affine else 1) * _numel(ly.in_shape))
+        return _vec(batch_norm=(2 if ly.affine else 1) * numel(ly.in_shape))
     if ly.op == "adaptive_avg_pool2d":
-        return _vec(pooling=_numel(ly.in_shape))
+        return _vec(pooling=numel(ly.in_shape))
     return _torchvision(ly)
 
 
@@ -156,11 +153,11 @@ def _ptflops_pytorch(ly: Layer) -> _Vector:
     """ptflops' module hooks (``pytorch_ops.MODULES_MAPPING``), each run on every call, plus its
     patched ``F.relu`` / ``F.max_pool2d`` / ``F.avg_pool2d`` / ``F.adaptive_avg_pool2d``, which the
     modules' own ``forward`` calls: 1 per input element again. ``+=`` and ``+`` are not patched."""
-    op, n_in = ly.op, _numel(ly.in_shape)
+    op, n_in = ly.op, numel(ly.in_shape)
     if op == "batch_norm":  # bn_flops_counter_hook: input elements, x2 with affine
         return _vec(batch_norm=(2 if ly.affine else 1) * n_in)
     if op == "relu":  # relu_flops_counter_hook (output elements) + F.relu (input elements)
-        return _vec(relu=_numel(ly.out_shape) + n_in)
+        return _vec(relu=numel(ly.out_shape) + n_in)
     if op in ("max_pool", "avg_pool", "adaptive_avg_pool2d"):  # pool_flops_counter_hook + F.*pool*
         return _vec(pooling=2 * n_in)
     return _ptflops_aten(ly)  # conv and linear hooks: multiply-adds + bias per output element
@@ -173,12 +170,12 @@ def _thop(ly: Layer) -> _Vector:
     ReLU and max-pool are ``zero_ops``."""
     op = ly.op
     if op == "batch_norm":
-        return _vec(batch_norm=(4 if ly.affine else 2) * _numel(ly.in_shape))
+        return _vec(batch_norm=(4 if ly.affine else 2) * numel(ly.in_shape))
     if op == "avg_pool":
-        return _vec(pooling=_numel(ly.out_shape))
+        return _vec(pooling=numel(ly.out_shape))
     if op == "adaptive_avg_pool2d":
         (_, ih, iw), (_, oh, ow) = ly.in_shape, ly.out_shape
-        return _vec(pooling=int(((ih / oh) * (iw / ow) + 1) * _numel(ly.out_shape)))
+        return _vec(pooling=int(((ih / oh) * (iw / ow) + 1) * numel(ly.out_shape)))
     return _torchvision(ly)
 
 
@@ -260,8 +257,8 @@ def convention_counts(a: Analysis, convention: str) -> ConventionCounts:
     layer templates (``Block.key``) and are counted once, so 10,000-unit networks stay fast."""
     rule = _RULES[check_convention(convention)]
     plan = a.plan
-    memo: dict[tuple[int, int], _Vector] = {}
-    uses: Counter[tuple[int, int]] = Counter()
+    memo: dict[BlockKey, _Vector] = {}
+    uses: Counter[BlockKey] = Counter()
     blocks: list[int] = []
     for blk in plan.blocks:
         key = blk.key
@@ -297,3 +294,13 @@ def macs_counter(convention: str) -> Callable[[Sequence[Layer]], int]:
         return sum(_sum(layers, rule))
 
     return count
+
+
+def recount(analysis: Analysis, convention: str | None) -> Analysis:
+    """``analysis`` with its MACs counted as ``convention``'s tool counts them (params unchanged);
+    itself for ``None`` (ours). A budget written in fvcore's numbers is checked in fvcore's."""
+    if convention is None:
+        return analysis
+    from .counts import count_plan
+
+    return count_plan(analysis.plan, macs_counter(convention))

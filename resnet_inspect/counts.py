@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from .plan import Block, BlockKey, Extra, Layer, Plan, ShortcutKind, make_plan
+from .plan import Block, BlockKey, Extra, Layer, Plan, ShortcutKind, make_plan, numel
 from .receptive import ReceptiveFields, receptive_fields
 from .spec import ResNetSpec
 
@@ -81,9 +81,6 @@ def total(tallies: Iterable[Tally]) -> Tally:
     return Tally(params, macs, acts, tuple(ops))
 
 
-def _numel(shape: tuple[int, int, int]) -> int:
-    return shape[0] * shape[1] * shape[2]
-
 
 def layer_params(layer: Layer) -> int:
     """Trainable parameters the layer holds (none when an earlier layer shares them)."""
@@ -103,7 +100,7 @@ def layer_params(layer: Layer) -> int:
 def layer_op_count(layer: Layer) -> int:
     """The layer's count in its op's convention (the table in this module's docstring)."""
     op = layer.op
-    out = _numel(layer.out_shape)
+    out = numel(layer.out_shape)
     if op == "conv":
         return out * (layer.in_shape[0] // layer.groups) * layer.kernel_area
     if op == "linear":  # a classifier sees one position; a linear layer over a map sees H x W
@@ -111,9 +108,9 @@ def layer_op_count(layer: Layer) -> int:
     if op == "batch_norm":
         return (2 if layer.affine else 1) * out
     if op == "norm":
-        return (5 if layer.affine else 4) * _numel(layer.in_shape)
+        return (5 if layer.affine else 4) * numel(layer.in_shape)
     if op in ("adaptive_avg_pool2d", "mean"):
-        return _numel(layer.in_shape)
+        return numel(layer.in_shape)
     if op in ("max_pool", "avg_pool"):
         return out * layer.kernel_area
     if op in ("add", "relu", "mul", "activation"):
@@ -127,7 +124,7 @@ def count_layer(layer: Layer) -> Tally:
     if layer.op in _OP_INDEX:
         ops[_OP_INDEX[layer.op]] = count
     macs = count if layer.op in ("conv", "linear") else 0
-    return Tally(layer_params(layer), macs, _numel(layer.out_shape), tuple(ops))
+    return Tally(layer_params(layer), macs, numel(layer.out_shape), tuple(ops))
 
 
 def count_layers(layers: Iterable[Layer]) -> Tally:

@@ -26,6 +26,13 @@ from typing import Final, Literal
 from .spec import ResNetSpec
 
 Shape = tuple[int, int, int]
+
+
+def numel(shape: Shape) -> int:
+    """Elements of a (C, H, W) activation at batch 1: what every count per element multiplies."""
+    return shape[0] * shape[1] * shape[2]
+
+
 Op = Literal[
     "conv", "batch_norm", "norm", "relu", "activation", "max_pool", "avg_pool", "adaptive_avg_pool2d", "mean",
     "linear", "add", "mul", "zero_pad", "other",

@@ -49,7 +49,7 @@ from .ckpt_structure import (
 )
 from .errors import SpecError
 from .naming import printable
-from .plan import shortcut_kind
+from .plan import is_projection, shortcut_kind
 from .spec import ResNetSpec, width_per_group_for
 
 Shape = tuple[int, ...]
@@ -447,7 +447,7 @@ def _unit_shapes(spec: ResNetSpec, name: str, stage: int, c: int, stride: int, o
         if not spec.preact:
             _bn(out, f"{name}.bn{k}", o)
     kind = shortcut_kind(spec.shortcut, (c, 1, 1), (c_out, 1, 1), stride)
-    if kind in ("projection", "avgpool_projection"):
+    if is_projection(kind):
         base = 1 if spec.shortcut == "D" else 0
         out[f"{name}.downsample.{base}.weight"] = (c_out, c, 1, 1)
         if not spec.preact:

@@ -41,7 +41,7 @@ from typing import Final, Literal
 
 from .counts import Analysis, layer_op_count, layer_params
 from .memory import DTYPE_BYTES
-from .plan import Block, BlockKey, Layer
+from .plan import Block, BlockKey, Layer, numel
 from .units import SI_PREFIXES
 
 Bound = Literal["memory", "compute", "none"]
@@ -102,9 +102,6 @@ def sum_traffic(parts: Iterable[Traffic]) -> Traffic:
     return Traffic(flops, reads, weights, writes)
 
 
-def _numel(shape: tuple[int, int, int]) -> int:
-    return shape[0] * shape[1] * shape[2]
-
 
 def layer_flops(layer: Layer) -> int:
     """The layer's FLOPs at batch 1: 2 x multiply-adds for conv and linear, the op count otherwise."""
@@ -124,14 +121,14 @@ def weight_elements(layer: Layer) -> int:
 def read_elements(layer: Layer) -> int:
     """Activation elements the layer reads (the module docstring's rules)."""
     op = layer.op
-    out = _numel(layer.out_shape)
+    out = numel(layer.out_shape)
     if op == "add":
         return 2 * out
     if op == "mul":  # x * gate: the full-size operand and a per-channel gate
-        return out + (_numel(layer.in_shape) if layer.in_shape != layer.out_shape else layer.out_shape[0])
+        return out + (numel(layer.in_shape) if layer.in_shape != layer.out_shape else layer.out_shape[0])
     if op == "zero_pad":  # the strided subsample of the input channels (the slice is a view)
         return layer.in_shape[0] * layer.out_shape[1] * layer.out_shape[2]
-    return _numel(layer.in_shape)
+    return numel(layer.in_shape)
 
 
 def layer_traffic(layer: Layer, dtype: str = "fp32", batch: int = 1) -> Traffic:
@@ -141,7 +138,7 @@ def layer_traffic(layer: Layer, dtype: str = "fp32", batch: int = 1) -> Traffic:
 
 def _layer1(layer: Layer, nbytes: int) -> Traffic:
     return Traffic(layer_flops(layer), read_elements(layer) * nbytes, weight_elements(layer) * nbytes,
-                   _numel(layer.out_shape) * nbytes)
+                   numel(layer.out_shape) * nbytes)
 
 
 @dataclass(frozen=True, slots=True)

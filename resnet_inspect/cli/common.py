@@ -64,6 +64,11 @@ class Device(str, enum.Enum):
     cuda = "cuda"
 
 
+#: The largest --batch of the analytic commands (memory, roofline): beyond it is a typo, not a
+#: training run, refused before any arithmetic.
+MAX_BATCH = 1 << 24
+
+
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
@@ -182,13 +187,10 @@ def load_analysis(text: str, shortcut: str | None = None, stride_in: str | None 
 
 
 def recount(analysis: Any, convention: str | None) -> Any:
-    """``analysis`` with its MACs counted as ``convention``'s tool counts them (params unchanged)."""
-    if convention is None:
-        return analysis
-    from ..conventions import macs_counter
-    from ..counts import count_plan
+    """``conventions.recount``, imported when a command runs."""
+    from ..conventions import recount as in_convention
 
-    return count_plan(analysis.plan, macs_counter(convention))
+    return in_convention(analysis, convention)
 
 
 def _progress_for(text: str) -> Any:

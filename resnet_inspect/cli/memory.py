@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .common import (
+    MAX_BATCH,
     AllBlocksOpt,
     Device,
     Dtype,
@@ -27,10 +28,6 @@ from .common import (
     load_analysis,
     screen,
 )
-
-#: A batch beyond this is refused before any arithmetic (a typo, not a training run).
-MAX_BATCH = 1 << 24
-
 
 
 class Optim(str, enum.Enum):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .common import (
+    MAX_BATCH,
     AllBlocksOpt,
     Dtype,
     ExplainOpt,
@@ -26,8 +27,6 @@ from .common import (
     screen,
 )
 
-#: A batch beyond this is refused before any arithmetic (a typo, not a workload).
-MAX_BATCH = 1 << 24
 #: The device when neither --device nor --device-peak is given.
 DEFAULT_DEVICE = "a100"
 #: Named devices, for --help (``traffic.DEVICES`` holds their numbers; kept in step by a test).

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..counts import FVCORE_OPS, Analysis, Tally, analyze
 from ..errors import CheckFailed
+from ..plan import FREE_KINDS
 from ..spec import ResNetSpec
 
 if TYPE_CHECKING:
@@ -358,7 +359,7 @@ def _spec_checks(analysis: Analysis, model: nn.Module, m: _Measured) -> list[Che
         checks.append(Check(name, "params.shortcut", "module", b.shortcut.params, _params(shortcut)))
         checks += _op_checks(name, b.total, _fvcore_ops(m.by_module.get(name, {})), m.hooks.get(name, empty),
                              all_ops=False, traced=m.traced.get(name, Tally()))
-        if b.block.shortcut in ("identity", "zero_pad"):
+        if b.block.shortcut in FREE_KINDS:
             checks.append(Check(name, "shortcut.offset", "trace", 0, m.offsets.get(name, -1)))
     checks.append(Check("head", "params", "module", analysis.head.params,
                         sum(_params(modules.get(n)) for n in HEAD_MODULES)))
@@ -547,7 +548,7 @@ def verify_traced(text: str, analysis: Analysis) -> VerifyReport:
         path = b.block.shortcut_module(modules)
         if path is not None:
             checks.append(Check(b.block.name, "params.shortcut", "module", b.shortcut.params, _params(modules[path])))
-        elif b.block.shortcut in ("identity", "zero_pad"):
+        elif b.block.shortcut in FREE_KINDS:
             checks.append(Check(b.block.name, "params.shortcut", "module", b.shortcut.params, 0))
         checks += _op_checks(b.block.name, b.total, _fvcore_ops(by_module.get(b.block.name, {})), None, all_ops=False)
     expected = (1, analysis.plan.num_classes)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..benchdata import BenchReport, BlockTiming, Timing
+from ..plan import is_projection
 from ..traffic import Agreement, Estimate, agreement, estimate, network_traffic
 from ..units import human, percent
 from .style import SHORTCUT_LABELS, shortcut_markup
@@ -149,7 +150,7 @@ def tables(r: BenchReport) -> list[TableDoc]:
                 cell(f"{ratio:.1f}x", ratio) if ratio is not None else cell(""),
                 _ms(b.shortcut_module), cell(f"{100 * share:.0f}%" if share is not None else "", share),
             ), kind="block"))
-        proj = [b for b in r.blocks if b.shortcut_module is not None and b.shortcut in ("projection", "avgpool_projection")]
+        proj = [b for b in r.blocks if b.shortcut_module is not None and is_projection(b.shortcut)]
         notes = [f"network forward {r.network.median_ms:.3f} ms; blocks timed one by one on inputs of their own shape."]
         notes += estimate_notes(r, est)
         if proj:
