@@ -8,7 +8,6 @@ writing ``.dot`` needs no ``dot``.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import shutil
@@ -22,6 +21,7 @@ from ..counts import Analysis, analyze
 from ..errors import MissingDependency, ResnetInspectError, SpecError, UsageError
 from ..plan import FREE_KINDS, is_projection
 from ..spec import ResNetSpec
+from ..suggest import did_you_mean
 
 Level = Literal["network", "block", "compare"]
 LEVELS: Final[tuple[Level, ...]] = ("network", "block", "compare")
@@ -60,8 +60,7 @@ def find_block(a: Analysis, name: str) -> str:
     names = [b.block.name for b in a.blocks]
     if name in names:
         return name
-    close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
-    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    hint = did_you_mean(name, names, n=2)
     raise UsageError(f"no block {name!r} in {a.name}: {hint}its blocks are {block_names_text(a)}")
 
 
