@@ -25,7 +25,6 @@ units.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -37,6 +36,7 @@ from torch import nn
 
 from ..counts import Analysis
 from ..errors import UsageError
+from ..resources import available_memory
 from ..spec import ResNetSpec
 
 DTYPES: Final[Mapping[str, torch.dtype]] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -81,22 +81,12 @@ def default_units(model: nn.Module) -> dict[str, str]:
 
 
 def available_bytes(device: str = "cpu") -> int:
-    """Memory this measurement may use on ``device``: free CUDA memory, or the kernel's
-    ``MemAvailable`` (physical memory where that cannot be read)."""
+    """Memory this measurement may use on ``device``: free CUDA memory, or what the machine has
+    available now (``resources.available_memory``, shared with every command's memory bound)."""
     if device.startswith("cuda"):
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 16 << 30
+    return available_memory()
 
 
 def check_fits(needed_bytes: int, device: str = "cpu") -> None:
