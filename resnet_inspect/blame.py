@@ -18,13 +18,14 @@ Torch-free: each candidate is counted by shape arithmetic, a few milliseconds a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .budget import Origin
+from .budget import CheckResult, Origin, Target
 from .config import read_document
+from .counts import Analysis
 from .errors import SpecError
 from .presets import PRESETS
 from .spec import FIELD_NAMES, ResNetSpec
@@ -76,17 +77,19 @@ def nearest_preset(spec: ResNetSpec) -> tuple[str, ResNetSpec]:
     return name, preset.spec
 
 
-def blame_config(path: str | Path, spec: ResNetSpec, quantity: Callable[[ResNetSpec], int],
-                 fixed: Mapping[str, Any] | None = None, metric: str = "") -> Blame | None:
-    """The line of config file ``path`` (which resolved to ``spec``) most to blame for ``quantity``.
+def blame_config(path: str | Path, spec: ResNetSpec, measure: Callable[[ResNetSpec], Mapping[str, int]],
+                 metrics: Sequence[str], fixed: Mapping[str, Any] | None = None) -> dict[str, Blame]:
+    """For each of ``metrics``, the line of config file ``path`` (which resolved to ``spec``) most
+    to blame for it; a metric with nothing to blame is left out.
 
-    ``fixed`` names fields set on the command line: the file's value of those is not in effect, so
-    they are never blamed.
+    ``measure`` gives every quantity of a spec at once, so each key is counted once whatever the
+    number of metrics over budget. ``fixed`` names fields set on the command line: the file's
+    value of those is not in effect, so they are never blamed.
     """
     doc, lines = read_document(path)
     reference_name, reference = _reference(doc, spec)
-    now = quantity(spec)
-    best: Blame | None = None
+    now = measure(spec)
+    best: dict[str, Blame] = {}
     for key in doc:
         if key not in FIELD_NAMES or key == "name" or key in (fixed or {}):
             continue
@@ -94,14 +97,39 @@ def blame_config(path: str | Path, spec: ResNetSpec, quantity: Callable[[ResNetS
         if getattr(spec, key) == old:
             continue
         try:
-            drop = now - quantity(replace(spec, **{key: old}))
+            then = measure(replace(spec, **{key: old}))
         except (SpecError, ValueError):  # the key only makes sense with others (layers with widths)
             continue
-        if drop > 0 and (best is None or drop > best.drop):
-            best = Blame(str(path), lines.get(key), key, drop, reference_name, getattr(spec, key), old, metric)
-    if best is None and isinstance(doc.get("base"), str):
-        best = Blame(str(path), lines.get("base"), None, 0, str(doc["base"]).strip(), metric=metric)
+        for metric in metrics:
+            drop = now[metric] - then[metric]
+            if drop > 0 and (metric not in best or drop > best[metric].drop):
+                best[metric] = Blame(str(path), lines.get(key), key, drop, reference_name, getattr(spec, key), old, metric)
+    if isinstance(doc.get("base"), str):
+        for metric in metrics:
+            best.setdefault(metric, Blame(str(path), lines.get("base"), None, 0, str(doc["base"]).strip(), metric=metric))
     return best
+
+
+def locations(checked: Sequence[tuple[Target, Analysis, CheckResult]], fixed: Mapping[str, Any],
+              convention: str | None) -> dict[tuple[int, str], Location]:
+    """Where each exceeded limit of each checked network is annotated, keyed by (index, limit key):
+    the config line blamed, else the limit's own line (``locate``). Counted in ``convention``'s
+    numbers, as the check was."""
+    from .budget import measure as measured
+    from .conventions import recount
+    from .counts import analyze
+
+    def measure(spec: ResNetSpec) -> Mapping[str, int]:
+        return measured(recount(analyze(spec), convention))
+
+    where: dict[tuple[int, str], Location] = {}
+    for i, (target, analysis, result) in enumerate(checked):
+        blamed: dict[str, Blame] = {}
+        if result.violations and target.config is not None and analysis.plan.spec is not None:
+            blamed = blame_config(target.config, analysis.plan.spec, measure, [v.metric for v in result.violations], fixed)
+        for v in result.violations:
+            where[(i, v.key)] = locate(target.config, target.origins[v.key], blamed.get(v.metric))
+    return where
 
 
 def _reference(doc: Mapping[str, Any], spec: ResNetSpec) -> tuple[str, ResNetSpec]:

@@ -124,8 +124,8 @@ def test_mutation_blame_that_ignores_the_spec_must_lose_the_line(repo: Path, mon
     fall back to the budget's line: the assertions above would fail."""
     real = blame_mod.blame_config
 
-    def constant(path, spec, quantity, fixed=None, metric=""):  # type: ignore[no-untyped-def]
-        return real(path, spec, lambda s: quantity(spec), fixed, metric)
+    def constant(path, spec, measure, metrics, fixed=None):  # type: ignore[no-untyped-def]
+        return real(path, spec, lambda s: measure(spec), metrics, fixed)
 
     monkeypatch.setattr(blame_mod, "blame_config", constant)
     _, out, _ = run("check", "--budget", "budget.toml", "--format", "github")

@@ -203,33 +203,33 @@ def check(
     chosen = targets(specs, plan, _flag_limits(max_params, max_macs, max_activations, max_projections))
     _require_limits(chosen, specs, budget)
     given = overrides(shortcut, stride_in, input_size, num_classes, in_channels)
-    results, analyses = _check_targets(chosen, (shortcut, stride_in, input_size, num_classes, in_channels), convention)
-    _report(fmt, output, results, lambda: _locations(results, analyses, given, convention), convention)
+    checked = _check_targets(chosen, (shortcut, stride_in, input_size, num_classes, in_channels), convention)
+    results = [result for _, _, result in checked]
+    _report(fmt, output, results, lambda: _locations(checked, given, convention), convention)
     violations = [v for r in results for v in r.violations]
     if violations:
         sys.stderr.write("".join(f"over budget: {v.line()}\n" for v in violations))
         raise typer.Exit(1)
 
 
-def _check_targets(chosen: list[Any], flags: tuple[Any, ...], convention: str | None) -> tuple[list[Any], list[Any]]:
-    """Each target counted (in ``convention``'s numbers) and checked against its limits, with its
-    analysis; a SPEC that cannot be read is a problem named by its budget entry, all reported at once."""
+def _check_targets(chosen: list[Any], flags: tuple[Any, ...], convention: str | None) -> list[tuple[Any, Any, Any]]:
+    """Each target counted (in ``convention``'s numbers) and checked against its limits:
+    ``(target, analysis, result)``; a SPEC that cannot be read is a problem named by its budget
+    entry, all reported at once."""
     from ..budget import check as check_one
 
     problems: list[str] = []
-    results, analyses = [], []
+    checked = []
     for t in chosen:
         try:
             analysis = recount(load_analysis(t.spec, *flags), convention)
         except SpecError as exc:
             problems.extend(f"specs.{t.label}: {p}" if t.label else p for p in exc.problems)
             continue
-        result = check_one(analysis, t.limits, t.label or analysis.name, t.spec)
-        results.append(result)
-        analyses.append((t, analysis))
+        checked.append((t, analysis, check_one(analysis, t.limits, t.label or analysis.name, t.spec)))
     if problems:
         raise SpecError("; ".join(problems), problems=problems)
-    return results, analyses
+    return checked
 
 
 def _flag_limits(max_params: str | None, max_macs: str | None, max_activations: str | None, max_projections: str | None) -> Any:
@@ -265,34 +265,21 @@ def _require_limits(chosen: list[Any], specs: list[str], budget: Path | None) ->
 
 
 def _report(fmt: CheckFormat, output: Path | None, results: list[Any], where: Any, convention: str | None) -> None:
-    from ..report import ci
+    if fmt in (CheckFormat.github, CheckFormat.junit):  # the CI formats need no tables
+        from ..report import ci
+
+        deliver((ci.github if fmt is CheckFormat.github else ci.junit)(results, where()), output)
+        return
     from ..report.compare import budget_docs, budget_json
 
-    if fmt is CheckFormat.github:
-        deliver(ci.github(results, where()), output)
-    elif fmt is CheckFormat.junit:
-        deliver(ci.junit(results, where()), output)
-    else:
-        emit(Format(fmt.value), output, data=lambda: budget_json(results, convention), docs=lambda: budget_docs(results, convention))
+    emit(Format(fmt.value), output, data=lambda: budget_json(results, convention), docs=lambda: budget_docs(results, convention))
 
 
-def _locations(results: list[Any], analyses: list[Any], given: dict[str, Any], convention: str | None) -> dict[tuple[int, str], Any]:
-    """Where each exceeded limit is annotated (``blame.locate``): only computed for the CI formats."""
-    from ..blame import blame_config, locate
-    from ..budget import measure
-    from ..counts import analyze
+def _locations(checked: list[Any], given: dict[str, Any], convention: str | None) -> Any:
+    """``blame.locations``, imported only for the CI formats."""
+    from ..blame import locations
 
-    where = {}
-    for i, (r, (target, analysis)) in enumerate(zip(results, analyses)):
-        for v in r.violations:
-            blamed = None
-            if target.config is not None and analysis.plan.spec is not None:
-                def quantity(spec: Any, metric: str = v.metric) -> int:
-                    return int(measure(recount(analyze(spec), convention))[metric])
-
-                blamed = blame_config(target.config, analysis.plan.spec, quantity, given, v.metric)
-            where[(i, v.key)] = locate(target.config, target.origins[v.key], blamed)
-    return where
+    return locations(checked, given, convention)
 
 
 def _short(text: str, limit: int = 60) -> str:

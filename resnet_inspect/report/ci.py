@@ -11,7 +11,6 @@ dropped by ``naming.printable`` first).
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
 from ..blame import Location
@@ -69,6 +68,8 @@ def github(results: Sequence[CheckResult], where: Where) -> str:
 def junit(results: Sequence[CheckResult], where: Where) -> str:
     """A JUnit XML report: one test suite per network, one test case per limit, a ``failure``
     for each exceeded one (with the file and line blamed as attributes, as pytest writes them)."""
+    import xml.etree.ElementTree as ET  # only for this format
+
     suites = ET.Element("testsuites", name="resnet-inspect check")
     total = failures = 0
     for i, r in enumerate(results):
