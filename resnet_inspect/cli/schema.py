@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import OutputOpt, deliver, guard_outputs
+from .common import Format, OutputOpt, deliver, emit, guard_outputs
 
 
 def _complete_name(incomplete: str) -> list[tuple[str, str]]:
@@ -45,8 +45,9 @@ def schema(
     if name is not None and list_names:
         raise UsageError("--list lists every schema; give NAME or --list, not both")
     if name is None:
-        width = max(len(n) for n in NAMES)
-        deliver("".join(f"{n:<{width}}  {summary_line(n)}\n" for n in NAMES), output)
+        from ..report.schemas import docs
+
+        emit(Format.table, output, data=lambda: {n: summary_line(n) for n in NAMES}, docs=docs)
         return
     deliver(text(check_name(name.strip())), output)
 
