@@ -234,3 +234,24 @@ def test_paths_outside_the_working_directory_stay_as_given(tmp_path: Path) -> No
     assert blame_mod.relative(str(inside.resolve())) == "x.toml"
     outside = str(Path(os.sep, "elsewhere", "x.toml"))
     assert blame_mod.relative(outside) == outside
+
+
+@pytest.mark.parametrize("suffix", ["toml", "yaml"])
+def test_an_entry_limit_is_annotated_at_its_own_line(repo: Path, suffix: str) -> None:
+    """A complete config equal to ResNet-101 has no line to blame: the annotation goes to the line
+    of the named spec's own max_params in the budget file, in TOML as in YAML."""
+    code, text, _ = run("spec", "resnet101", "--format", "toml")
+    (repo / "configs" / "net.toml").write_text(text)
+    budget = {
+        "toml": 'max_params = "99M"\n\n[specs.other]\nspec = "resnet18"\n\n[specs.backbone]\nspec = "configs/net.toml"\n'
+                'max_macs = "9G"\nmax_params = "40M"\n',
+        "yaml": 'max_params: 99M\nspecs:\n  other:\n    spec: resnet18\n  backbone:\n    spec: configs/net.toml\n'
+                '    max_macs: 9G\n    max_params: 40M\n',
+    }[suffix]
+    (repo / f"b.{suffix}").write_text(budget)
+    code, out, _ = run("check", "--budget", f"b.{suffix}", "--format", "github")
+    assert code == 1
+    ((_, props, message),) = [a for a in annotations(out) if a[0] == "error"]
+    line = budget.splitlines().index(next(ln for ln in budget.splitlines() if "40M" in ln)) + 1
+    assert (props["file"], props["line"]) == (f"b.{suffix}", str(line))
+    assert f"params {R101:,}" in message and f"limit set at b.{suffix}:{line} (specs.backbone.max_params)" in message

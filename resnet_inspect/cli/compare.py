@@ -189,7 +189,7 @@ def check(
 
       resnet-inspect check --budget budget.toml --format github
 
-      resnet-inspect check configs/a.toml configs/b.toml --budget budget.toml --format junit -o budget.xml
+      resnet-inspect check a.toml b.toml -b budget.toml -f junit -o budget.xml
 
       resnet-inspect check models/resnet.py:ResNet18 --input-size 32 --max-params 12M
     """
