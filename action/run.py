@@ -32,6 +32,10 @@ from pathlib import Path
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 
 
+class BadInput(Exception):
+    """An input of the Action that no command could use: said in one line, exit 2."""
+
+
 @dataclass(frozen=True)
 class Inputs:
     specs: list[str]
@@ -45,21 +49,27 @@ class Inputs:
         def get(name: str) -> str:
             return env.get(f"INPUT_{name}", "").strip()
 
+        try:
+            specs = shlex.split(get("SPECS").replace("\n", " "))
+        except ValueError as exc:  # an unclosed quote
+            raise BadInput(f"the specs input cannot be split into SPECs ({exc}): quote each SPEC whole, or give one per line") from None
         return cls(
-            specs=shlex.split(get("SPECS").replace("\n", " ")),
+            specs=specs,
             budget=get("BUDGET"),
             base_ref=get("BASE_REF"),
             convention=get("CONVENTION"),
             fail_on_violation=get("FAIL_ON_VIOLATION").lower() not in ("false", "0", "no"),
         )
 
-    def check_args(self) -> list[str]:
-        args = ["check", *self.specs]
+    def check_args(self, fmt: str) -> list[str]:
+        """``check`` with the options first and the SPECs after ``--``, so a SPEC that starts with
+        a dash is a SPEC (and refused as one), never an option."""
+        args = ["check", "--format", fmt]
         if self.budget:
             args += ["--budget", self.budget]
         if self.convention:
             args += ["--convention", self.convention]
-        return args
+        return [*args, "--", *self.specs]
 
 
 def tool(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -132,22 +142,23 @@ def write_outputs(env: dict[str, str], ok: bool, report: Path) -> None:
 
 def main(env: dict[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
-    inputs = Inputs.from_env(env)
     work = Path(tempfile.mkdtemp(prefix="resnet-inspect-", dir=env.get("RUNNER_TEMP") or None))
     report = work / "report.md"
+    try:
+        inputs = Inputs.from_env(env)
+    except BadInput as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return bad_input(env, report, f"error: {exc}")
 
-    annotations = tool(*inputs.check_args(), "--format", "github")
+    annotations = tool(*inputs.check_args("github"))
     sys.stdout.write(annotations.stdout)
     sys.stderr.write(annotations.stderr)
     if annotations.returncode not in (0, 1):  # bad input: the error lines say what to fix
-        errors = annotations.stderr.strip() or "resnet-inspect check failed"
-        report.write_text(f"## resnet-inspect\n\n**Bad input**: nothing was checked.\n\n```\n{errors}\n```\n", encoding="utf-8")
-        finish(env, report, ok=False)
-        return 2
+        return bad_input(env, report, annotations.stderr.strip() or "resnet-inspect check failed")
 
     parts = ["## resnet-inspect", ""]
-    table = tool(*inputs.check_args(), "--format", "markdown")
-    data = json.loads(tool(*inputs.check_args(), "--format", "json").stdout)
+    table = tool(*inputs.check_args("markdown"))
+    data = json.loads(tool(*inputs.check_args("json")).stdout)
     ok = bool(data["ok"])
     over = sum(len(r["violations"]) for r in data["results"])
     parts.append("**Within budget.**" if ok else f"**Over budget: {over} limit{'s' if over != 1 else ''} exceeded.**")
@@ -163,6 +174,13 @@ def main(env: dict[str, str] | None = None) -> int:
     report.write_text("\n".join(parts).rstrip() + "\n", encoding="utf-8")
     finish(env, report, ok)
     return 0 if ok or not inputs.fail_on_violation else 1
+
+
+def bad_input(env: dict[str, str], report: Path, errors: str) -> int:
+    """The report and outputs of a run that checked nothing; exit status 2."""
+    report.write_text(f"## resnet-inspect\n\n**Bad input**: nothing was checked.\n\n```\n{errors}\n```\n", encoding="utf-8")
+    finish(env, report, ok=False)
+    return 2
 
 
 def finish(env: dict[str, str], report: Path, ok: bool) -> None:

@@ -253,3 +253,15 @@ def test_docs_pin_the_current_version() -> None:
         text = page.read_text()
         pins += re.findall(r"resnet-inspect@v([\w.]+)", text) + re.findall(r"^\s*rev: v([\w.]+)", text, re.MULTILINE)
     assert len(pins) >= 4 and set(pins) == {__version__}
+
+
+@pytest.mark.parametrize(("specs", "said"), [
+    ("configs/net.toml 'unclosed", "the specs input cannot be split into SPECs (No closing quotation)"),
+    ("--max-params 1", "unknown preset '--max-params'"),  # a SPEC, never an option of check
+])
+def test_bad_specs_input_is_one_line_and_exit_2(tmp_path: Path, specs: str, said: str) -> None:
+    repo, base = make_repo(tmp_path, DEEPER)
+    done = run_script(tmp_path, repo, specs=specs, budget="budget.toml", base_ref=base)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert said in done.stderr.splitlines()[0]
+    assert said in (tmp_path / "summary.md").read_text() and outputs(tmp_path)["ok"] == "false"
