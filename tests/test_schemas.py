@@ -222,7 +222,7 @@ def test_schema_command_lists_the_names() -> None:
         code, out, _ = run(*args)
         assert code == 0
         title, header, rule, *lines = out.splitlines()  # a table: to a pipe, one row per schema
-        assert header.split() == ["schema", "describes"] and set(rule) == {"─"}
+        assert title.startswith("JSON Schemas") and header.split() == ["schema", "describes"] and set(rule) == {"─"}
         assert [ln.split()[0] for ln in lines] == list(schemas.NAMES)
         assert all(len(ln.split(None, 1)) == 2 for ln in lines), "a description beside every name"
 
